@@ -1,0 +1,91 @@
+"""The Python API: what the CLI calls, and what notebooks and batch jobs import.
+
+    import pipeline
+    model = pipeline.train("data/labels.csv")
+    model.predict(["一是理论学习不够深入……"])
+    model.save("models/mine"); model = pipeline.load("models/mine")
+    metrics = pipeline.evaluate(model, "data/sample_labels.csv")
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .config import merge_config
+from .errors import InputError
+from .evaluation import compute_metrics, cross_validate_config
+from .model import TopicModel, build_pipeline, check_training_labels, data_fingerprint
+from .persistence import load_model, new_card
+from .reading import read_labelled
+
+PathLike = str | os.PathLike
+Data = pd.DataFrame | PathLike | Sequence[PathLike] | Sequence[str]
+
+
+def labelled_frame(data: Data, labels: Sequence[str] | None = None, *, text_col: str = "text",
+                   label_col: str = "label", group_col: str | None = "doc_id") -> pd.DataFrame:
+    """Normalise the ways a user can hand us labelled data into one DataFrame (text, label, doc_id)."""
+    if isinstance(data, pd.DataFrame):
+        missing = [c for c in (text_col, label_col) if c not in data.columns]
+        if missing:
+            raise InputError(f"DataFrame has no column(s) {missing}; columns are {list(data.columns)}")
+        frame = data.rename(columns={text_col: "text", label_col: "label", **({group_col: "doc_id"} if group_col in data.columns else {})})
+        if "doc_id" not in frame.columns:
+            frame = frame.assign(doc_id=[f"row:{i}" for i in range(len(frame))])
+        return frame.reset_index(drop=True)
+    if labels is not None:
+        texts = list(data)
+        if len(texts) != len(labels):
+            raise InputError(f"{len(texts)} texts but {len(labels)} labels")
+        return pd.DataFrame({"text": texts, "label": [str(l) for l in labels], "doc_id": [f"row:{i}" for i in range(len(texts))]})
+    paths = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    return read_labelled(paths, text_col=text_col, label_col=label_col, group_col=group_col)
+
+
+def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | None = None, cv: int | None = None,
+          text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
+          progress=None) -> TopicModel:
+    """Fit a model on labelled paragraphs.
+
+    ``data`` is a DataFrame, a table path (or several), or a list of texts with ``labels``.
+    With ``cv=K``, first run grouped K-fold cross-validation and record it on the model's card.
+    """
+    config = merge_config(config)
+    frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
+    texts, y = frame["text"].astype(str).tolist(), frame["label"].astype(str).tolist()
+    check_training_labels(y, folds=config["classifier"]["calibration_folds"])
+    metrics = {}
+    if cv:
+        result = cross_validate_config(build_pipeline(config), texts, y, frame["doc_id"].tolist(), k=cv,
+                                       random_state=config["evaluation"]["random_state"], progress=progress)
+        metrics["cv"] = {k: v for k, v in result.items() if k not in ("oof_pred", "oof_proba", "labels", "pooled")}
+    fitted = build_pipeline(config).fit(texts, y)
+    card = new_card(labels=[str(c) for c in fitted.classes_], config=config,
+                    data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics)
+    return TopicModel(fitted, card)
+
+
+def load(path: PathLike) -> TopicModel:
+    """Load a model folder, verifying ``model.joblib`` against the card's sha256 first."""
+    return load_model(path)
+
+
+def evaluate(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | None = None, *,
+             text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id") -> dict:
+    """Metrics of ``model`` on labelled data: accuracy, macro-F1, per-label table, confusion matrix."""
+    if not isinstance(model, TopicModel):
+        model = load(model)
+    frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
+    predicted = model.predict(frame["text"].astype(str).tolist())
+    label_set = list(model.labels) + sorted(set(frame["label"]) - set(model.labels))
+    return compute_metrics(frame["label"].tolist(), predicted, label_set)
+
+
+def ingest(inputs: Iterable[PathLike]) -> pd.DataFrame:
+    """Raw reports (files or folders) → a paragraph table: doc_id, para_index, text, heading, role."""
+    from .reading import ingest as _ingest
+
+    return _ingest(inputs)

@@ -1,0 +1,181 @@
+"""Command line: a thin layer over ``pipeline.api``. Each ``cmd_*`` parses nothing itself; it
+takes parsed arguments, calls the API and prints.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line naming the file, row or column),
+1 internal error (a bug: traceback shown).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from . import api
+from .errors import InputError, PipelineError
+
+
+def _progress_enabled(args) -> bool:
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _say(args, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def _config(args) -> dict:
+    from .config import load_config
+
+    return load_config(getattr(args, "config", None), getattr(args, "set", None))
+
+
+def cmd_train(args) -> int:
+    """Train a model on labelled paragraph tables and save it as a model folder."""
+    config = _config(args)
+    _say(args, f"training on {', '.join(map(str, args.data))} …")
+    model = api.train(args.data, config=config, cv=args.cv, text_col=args.text_col, label_col=args.label_col,
+                      group_col=args.group_col)
+    model.save(args.out)
+    cv = model.card["metrics"].get("cv")
+    if cv:
+        _say(args, f"grouped {cv['k']}-fold CV: accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['std']:.4f}, "
+                   f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['std']:.4f}")
+    print(f"saved {args.out} ({model.card['training_data']['rows']} rows, labels: {', '.join(model.labels)})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """Evaluate a saved model on labelled tables: accuracy, macro-F1 and a per-label table."""
+    from .evaluation import format_metrics
+    from .persistence import write_json
+
+    metrics = api.evaluate(args.model, args.data, text_col=args.text_col, label_col=args.label_col,
+                           group_col=args.group_col)
+    print(format_metrics(metrics))
+    if args.report:
+        out = Path(args.report)
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "metrics.json", metrics)
+        _say(args, f"wrote {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    """Label every paragraph of report files, folders of them, or tables; write .csv/.jsonl/.parquet."""
+    from .batch import predict_inputs, write_table
+
+    model = api.load(args.model)
+    result = predict_inputs(model, args.inputs, text_col=args.text_col)
+    if result.frame.empty and result.failures:
+        for path, reason in result.failures:
+            print(f"error: {reason}", file=sys.stderr)
+        raise InputError("no input could be read; nothing written")
+    write_table(result.frame, args.out)
+    for path, reason in result.failures:
+        print(f"skipped: {reason}", file=sys.stderr)
+    _say(args, f"wrote {len(result.frame)} paragraphs to {args.out}; {len(result.failures)} input(s) failed")
+    return 2 if result.failures else 0
+
+
+def cmd_ingest(args) -> int:
+    """Split raw reports into a paragraph table: doc_id, para_index, text, heading, role."""
+    from .batch import write_table
+
+    frame = api.ingest(args.inputs)
+    write_table(frame, args.out)
+    _say(args, f"wrote {len(frame)} paragraphs of {frame['doc_id'].nunique()} document(s) to {args.out}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """Most weighted terms per label; with TEXT, the terms that pushed its decision."""
+    from .explain import explain_texts, top_terms
+
+    model = api.load(args.model)
+    if args.text:
+        proba = model.classify([args.text]).iloc[0]
+        print(f"label: {proba['label']}   score: {proba['score']:.3f}")
+        for term, weight in explain_texts(model, [args.text], n=args.top)[0]:
+            print(f"  {weight:+.4f}  {term}")
+        return 0
+    table = top_terms(model, n=args.top)
+    for label, group in table.groupby("label", sort=False):
+        print(f"{label}: " + "  ".join(group["term"]))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Train on the bundled corpus, evaluate on the bundled real report, and show its paragraphs labelled."""
+    from .demo import run_demo
+
+    run_demo(quiet=args.quiet)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="report-topics", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=func.__doc__)
+        p.add_argument("--quiet", "-q", action="store_true", help="print only results and errors")
+        p.set_defaults(func=func)
+        return p
+
+    def columns(p):
+        p.add_argument("--text-col", default="text", help="column holding the paragraph text (default: text)")
+        p.add_argument("--label-col", default="label", help="column holding the label (default: label)")
+        p.add_argument("--group-col", default="doc_id", help="column identifying the document (default: doc_id)")
+
+    p = command("train", cmd_train, "train a model on labelled tables")
+    p.add_argument("data", nargs="+", help="labelled tables (.csv .tsv .jsonl .parquet .xlsx)")
+    p.add_argument("--out", required=True, help="model folder to write")
+    p.add_argument("--config", help="TOML or JSON config file")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one config value")
+    p.add_argument("--cv", type=int, metavar="K", help="also run grouped K-fold CV and record it on the card")
+    columns(p)
+
+    p = command("evaluate", cmd_evaluate, "evaluate a model on labelled tables")
+    p.add_argument("model", help="model folder")
+    p.add_argument("data", nargs="+", help="labelled tables")
+    p.add_argument("--report", metavar="OUT_DIR", help="write metrics.json (and reports) here")
+    columns(p)
+
+    p = command("predict", cmd_predict, "label paragraphs of reports or tables")
+    p.add_argument("model", help="model folder")
+    p.add_argument("inputs", nargs="+", help="report files (.txt .md .docx), folders, or tables")
+    p.add_argument("--out", required=True, help="output file: .csv, .jsonl or .parquet")
+    p.add_argument("--text-col", default="text", help="text column of input tables (default: text)")
+
+    p = command("ingest", cmd_ingest, "split raw reports into a paragraph table")
+    p.add_argument("inputs", nargs="+", help="report files or folders")
+    p.add_argument("--out", required=True, help="output file: .csv, .jsonl or .parquet")
+
+    p = command("explain", cmd_explain, "show the terms a model weighs")
+    p.add_argument("model", help="model folder")
+    p.add_argument("text", nargs="?", help="a paragraph to explain")
+    p.add_argument("--top", type=int, default=12, help="terms to show (default: 12)")
+
+    command("demo", cmd_demo, "train, evaluate and predict on the bundled data")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quiet:
+        warnings.simplefilter("ignore")
+    try:
+        return args.func(args)
+    except PipelineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The topic model: a scikit-learn ``Pipeline`` (normalise → features → classifier) plus its card.
+
+``build_pipeline(config)`` is a plain, unfitted scikit-learn estimator, so cross-validation,
+``clone`` and grid search work on it as on any other. ``TopicModel`` wraps a fitted pipeline
+with what a user needs around it: label names, scores as a table, explanations, and saving
+to / loading from a model folder (see ``persistence``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from .classifier import build_classifier
+from .config import merge_config
+from .errors import InputError
+from .features import build_features
+from .preprocess import normalize_texts
+
+
+def build_pipeline(config: dict | None = None) -> Pipeline:
+    config = merge_config(config)
+    return Pipeline([
+        ("normalize", FunctionTransformer(normalize_texts)),
+        ("features", build_features(config)),
+        ("classifier", build_classifier(config)),
+    ])
+
+
+def data_fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:
+    """sha256 over the (text, label) rows in order: the same data gives the same fingerprint."""
+    digest = hashlib.sha256()
+    for text, label in zip(texts, labels):
+        digest.update(str(text).encode("utf-8"))
+        digest.update(b"\x1f")
+        digest.update(str(label).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()
+
+
+def check_training_labels(labels: Sequence[str], folds: int = 2) -> None:
+    """Fail early, with what is needed, on label sets a classifier cannot learn from."""
+    counts = pd.Series(list(labels)).value_counts()
+    if len(counts) < 2:
+        found = f"only the label {counts.index[0]!r}" if len(counts) else "no labels"
+        raise InputError(f"training data has {found}; a classifier needs at least two labels")
+    lowered = pd.Series(counts.index).groupby(lambda i: str(counts.index[i]).lower()).agg(list)
+    clashes = [names for names in lowered if len(names) > 1]
+    if clashes:
+        raise InputError(f"labels differ only by case: {clashes}; make them one label")
+    rare = counts[counts < folds]
+    if not rare.empty:
+        raise InputError(
+            f"label(s) {dict(rare)} have fewer than {folds} examples; each label needs at least {folds} "
+            "(more like 20) examples to be learned and calibrated; add examples or merge the label"
+        )
+
+
+class TopicModel:
+    """A fitted pipeline with its card. Create with ``pipeline.train`` or ``pipeline.load``."""
+
+    def __init__(self, pipeline: Pipeline, card: dict):
+        self.pipeline = pipeline
+        self.card = card
+
+    @property
+    def labels(self) -> list[str]:
+        return [str(c) for c in self.pipeline.classes_]
+
+    @property
+    def config(self) -> dict:
+        return self.card["config"]
+
+    def predict(self, texts: Iterable[str]) -> np.ndarray:
+        return self.pipeline.predict(_as_list(texts))
+
+    def predict_proba(self, texts: Iterable[str]) -> np.ndarray:
+        """Probability-like scores, one column per label in ``self.labels`` order."""
+        return self.pipeline.predict_proba(_as_list(texts))
+
+    def classify(self, texts: Iterable[str]) -> pd.DataFrame:
+        """A table: ``label``, ``score`` (its probability) and one ``prob_<label>`` column per label."""
+        proba = self.predict_proba(texts)
+        return scores_frame(proba, self.labels)
+
+    def features(self, texts: Iterable[str]):
+        """The sparse feature matrix the classifier sees, for analysis."""
+        return self.pipeline[:-1].transform(_as_list(texts))
+
+    def save(self, path: str | os.PathLike) -> "TopicModel":
+        from .persistence import save_model
+
+        save_model(self, path)
+        return self
+
+    def __repr__(self) -> str:
+        return f"TopicModel(labels={self.labels}, classifier={self.config['classifier']['type']!r})"
+
+
+def scores_frame(proba: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    best = proba.argmax(axis=1)
+    frame = pd.DataFrame({"label": np.asarray(labels, dtype=object)[best], "score": proba[np.arange(len(best)), best]})
+    for i, label in enumerate(labels):
+        frame[f"prob_{label}"] = proba[:, i]
+    return frame
+
+
+def _as_list(texts: Iterable[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("expected a list of texts, got one string; wrap it in a list")
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InputError(f"text #{i} is {type(text).__name__}, not a string")
+    return texts

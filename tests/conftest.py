@@ -1,0 +1,47 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> pd.DataFrame:
+    return pd.read_csv(REPO / "data" / "labels.csv")
+
+
+@pytest.fixture(scope="session")
+def small_corpus(corpus) -> pd.DataFrame:
+    """About a third of the bundled documents: enough to learn every label, fast to train."""
+    docs = sorted(corpus["doc_id"].unique())[::3]
+    return corpus[corpus["doc_id"].isin(docs)].reset_index(drop=True)
+
+
+@pytest.fixture(scope="session")
+def small_csv(small_corpus, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "train.csv"
+    small_corpus[["doc_id", "para_index", "text", "label"]].to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_model(small_corpus):
+    import pipeline
+
+    return pipeline.train(small_corpus)
+
+
+@pytest.fixture(scope="session")
+def model_dir(trained_model, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("models") / "m"
+    trained_model.save(path)
+    return path
+
+
+def run_cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
