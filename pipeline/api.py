@@ -46,12 +46,13 @@ def labelled_frame(data: Data, labels: Sequence[str] | None = None, *, text_col:
 
 
 def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | None = None, cv: int | None = None,
-          text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
+          holdout: PathLike | pd.DataFrame | None = None, text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
           progress=None) -> TopicModel:
     """Fit a model on labelled paragraphs.
 
     ``data`` is a DataFrame, a table path (or several), or a list of texts with ``labels``.
-    With ``cv=K``, first run grouped K-fold cross-validation and record it on the model's card.
+    With ``cv=K``, first run grouped K-fold cross-validation and record it on the model's card;
+    with ``holdout`` (a labelled table never trained on), record the fitted model's metrics on it.
     """
     config = merge_config(config)
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
@@ -65,7 +66,12 @@ def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | Non
     fitted = build_pipeline(config).fit(texts, y)
     card = new_card(labels=[str(c) for c in fitted.classes_], config=config,
                     data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics)
-    return TopicModel(fitted, card)
+    model = TopicModel(fitted, card)
+    if holdout is not None:
+        scores = evaluate(model, holdout, text_col=text_col, label_col=label_col, group_col=group_col)
+        name = Path(holdout).name if isinstance(holdout, (str, os.PathLike)) else "DataFrame"
+        model.card["metrics"]["holdout"] = {"source": name, **{k: scores[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1")}}
+    return model
 
 
 def load(path: PathLike) -> TopicModel:

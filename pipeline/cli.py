@@ -35,10 +35,13 @@ def cmd_train(args) -> int:
     """Train a model on labelled paragraph tables and save it as a model folder."""
     config = _config(args)
     _say(args, f"training on {', '.join(map(str, args.data))} …")
-    model = api.train(args.data, config=config, cv=args.cv, text_col=args.text_col, label_col=args.label_col,
-                      group_col=args.group_col)
+    model = api.train(args.data, config=config, cv=args.cv, holdout=args.holdout, text_col=args.text_col,
+                      label_col=args.label_col, group_col=args.group_col)
     model.save(args.out)
     cv = model.card["metrics"].get("cv")
+    holdout = model.card["metrics"].get("holdout")
+    if holdout:
+        _say(args, f"held-out {holdout['source']}: accuracy {holdout['accuracy']:.4f}, macro-F1 {holdout['macro_f1']:.4f}")
     if cv:
         _say(args, f"grouped {cv['k']}-fold CV: accuracy {cv['accuracy']['mean']:.4f} ± {cv['accuracy']['std']:.4f}, "
                    f"macro-F1 {cv['macro_f1']['mean']:.4f} ± {cv['macro_f1']['std']:.4f}")
@@ -135,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML or JSON config file")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one config value")
     p.add_argument("--cv", type=int, metavar="K", help="also run grouped K-fold CV and record it on the card")
+    p.add_argument("--holdout", metavar="TABLE", help="labelled table never trained on; its metrics go on the card")
     columns(p)
 
     p = command("evaluate", cmd_evaluate, "evaluate a model on labelled tables")
