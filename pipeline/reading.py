@@ -74,14 +74,19 @@ def decode_bytes(data: bytes, source: str | os.PathLike) -> str:
     return str(best)
 
 
+_CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 27), *range(28, 32), 127])
+
+
 def _looks_binary(data: bytes) -> bool:
+    """Text in any encoding we read has almost no C0 control bytes; binary formats are full of them."""
     sample = data[:8192]
     if not sample:
         return False
-    if sample.count(0) > max(2, len(sample) // 100):
+    # Magic numbers of formats that get renamed to .txt by mistake (PDF, zip/docx, PNG, OLE/doc, ELF, GIF, JPEG).
+    if sample.startswith((b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xd0\xcf\x11\xe0", b"\x7fELF", b"GIF8", b"\xff\xd8\xff")):
         return True
-    # Magic numbers of formats that get renamed to .txt by mistake.
-    return sample.startswith((b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xd0\xcf\x11\xe0", b"\x7fELF", b"GIF8", b"\xff\xd8\xff"))
+    controls = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
+    return controls > max(2, len(sample) // 50)
 
 
 def read_text_file(path: str | os.PathLike) -> str:
@@ -191,7 +196,7 @@ def read_table(path: str | os.PathLike, *, text_col: str = "text", label_col: st
         elif suffix == ".parquet":
             frame = pd.read_parquet(path)
         elif suffix == ".xlsx":
-            frame = _read_excel(path, sheet)
+            frame = _read_excel(path, sheet, text_col)
         else:
             raise InputError(f"{path}: unsupported table type {suffix or '(none)'}; expected one of {', '.join(TABLE_SUFFIXES)}")
     except InputError:
@@ -201,17 +206,17 @@ def read_table(path: str | os.PathLike, *, text_col: str = "text", label_col: st
     return _select_columns(frame, path, text_col, label_col, group_col, require_label)
 
 
-def _read_excel(path: Path, sheet: str | int | None) -> pd.DataFrame:
+def _read_excel(path: Path, sheet: str | int | None, text_col: str) -> pd.DataFrame:
     sheets = pd.read_excel(path, sheet_name=None, dtype=str)
     if sheet is not None:
         if sheet not in sheets:
             raise InputError(f"{path}: no sheet {sheet!r}; sheets are {list(sheets)}")
         return sheets[sheet]
-    # Several sheets: use the ones that have a text column, so a notes sheet does not break reading.
-    usable = [df for df in sheets.values() if not df.empty]
-    if len(usable) == 1:
-        return usable[0]
-    return pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
+    # Several sheets: read those that have the text column, in order, so a notes sheet is skipped.
+    usable = [df for df in sheets.values() if text_col in [str(c).strip() for c in df.columns]]
+    if not usable:
+        return next(iter(sheets.values()), pd.DataFrame())  # the column check names what is missing
+    return pd.concat(usable, ignore_index=True)
 
 
 def _select_columns(frame: pd.DataFrame, path: Path, text_col: str, label_col: str | None,
