@@ -90,6 +90,31 @@ def evaluate(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | N
     return compute_metrics(frame["label"].tolist(), predicted, label_set)
 
 
+def evaluation_report(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | None = None, *,
+                      text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
+                      max_errors: int | None = 50) -> dict:
+    """Everything ``evaluate`` gives plus top-2 accuracy, bootstrap intervals (documents resampled
+    when ``doc_id`` is known), calibration, errors with the terms behind them, the most confused
+    pairs and the majority/keyword baselines. ``pipeline.report.write_report`` renders it."""
+    from .evaluation import evaluate_report
+
+    if not isinstance(model, TopicModel):
+        model = load(model)
+    frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
+    return evaluate_report(model, frame, max_errors=max_errors)
+
+
+def cross_validation_report(data: Data, labels: Sequence[str] | None = None, *, k: int = 5, config: dict | None = None,
+                            text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
+                            max_errors: int | None = 50, progress=None) -> dict:
+    """Grouped K-fold CV of ``config``: the ``evaluation_report`` of out-of-fold predictions, with
+    mean ± std over folds per metric. No model is kept."""
+    from .evaluation import cv_report
+
+    frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
+    return cv_report(merge_config(config), frame, k, max_errors=max_errors, progress=progress)
+
+
 def ingest(inputs: Iterable[PathLike]) -> pd.DataFrame:
     """Raw reports (files or folders) → a paragraph table: doc_id, para_index, text, heading, role."""
     from .reading import ingest as _ingest

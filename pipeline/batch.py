@@ -1,25 +1,72 @@
-"""Batch prediction over report files, folders and tables.
+"""Batch prediction over report files, folders and tables: streaming, parallel, resumable.
 
-Inputs become *work units*: one per report document, one per table. Each unit becomes a
-paragraph table with ``label``, ``score`` and one ``prob_<label>`` column per label; tables
-keep their own columns and row order so users can join predictions back on their own ids.
-A document that cannot be read is recorded (path, reason) and the job goes on.
+    from pipeline.batch import predict_to_file
+    run = predict_to_file("models/default", ["reports/", "more.csv"], "out.parquet", workers=4)
+    print(run.summary_line())
+
+How a job runs:
+
+1. **Plan.** Inputs become *tasks* of about ``chunk_size`` paragraphs, in a fixed order:
+   consecutive report files grouped by bytes; tables read in slices of ``chunk_size`` rows
+   (streamed, never whole). The same inputs and settings always give the same tasks, which is what makes
+   resuming safe. Tables keep their own columns and row order, so users can join predictions
+   back on their own ids; a report becomes rows ``doc_id, para_index, text, heading, role``.
+2. **Classify.** An engine (``pipeline.engines``: in-process, a process pool, or Dask) runs
+   each task where the model is already loaded and returns its rows with ``label``, ``score``
+   and one ``prob_<label>`` column per label. At most a few tasks per worker are in flight, so
+   memory does not grow with the input.
+3. **Commit.** Each finished task is written to a journal folder beside the output
+   (``.<out name>.parts/``): its rows as a Parquet file, then a small JSON file that marks the
+   task done. Both are written to a temporary name and renamed, so a kill leaves either a whole
+   task or none of it. ``resume=True`` skips the tasks already done.
+4. **Assemble.** The committed tasks are streamed, in task order, into the output (CSV, JSONL,
+   or Parquet written one row group per task), which is written to a temporary file and renamed
+   into place; then the journal is removed. Killed at any point and rerun with ``resume=True``,
+   the output holds every paragraph exactly once.
+
+A document that cannot be read is recorded (path, reason) in the errors file and the job goes
+on; ``BatchRun.failures`` lists them, and the CLI exits 2 when there are any.
 """
 from __future__ import annotations
 
+import codecs
+import hashlib
+import io
+import json
+import math
 import os
+import shutil
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, PipelineError
 from .model import TopicModel
-from .reading import is_table, iter_report_paths, read_report, read_table
+from .reading import _select_columns, is_table, iter_report_paths, read_report, read_table, read_text_file
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+PREDICTION_COLUMNS = ("label", "score")
 
+# Task size, in paragraphs: large enough that per-task overhead (pickling, scheduling, one
+# vectorizer call) is a few percent of the work, small enough that the few tasks in flight per
+# worker stay small. Tables are cut by rows; report files are grouped by bytes, at about
+# REPORT_BYTES_PER_PARAGRAPH each (the bundled corpus averages 300–350).
+DEFAULT_CHUNK_SIZE = 1000
+REPORT_BYTES_PER_PARAGRAPH = 300
+MAX_DOCS_PER_TASK = 64
+
+JOURNAL_VERSION = 1
+# Test hook: "commit:N" or "assemble:N" makes the job stop dead (sleep) after its N-th task
+# commit or N-th output chunk, so a test can SIGKILL it at a known point. Never set it otherwise.
+_PAUSE_ENV = "PIPELINE_BATCH_TEST_PAUSE"
+
+
+# --------------------------------------------------------------------------- in-memory API
 
 @dataclass
 class BatchResult:
@@ -41,12 +88,7 @@ def read_unit(path: Path, text_col: str = "text") -> pd.DataFrame:
     """One input → its paragraph table (without predictions)."""
     if is_table(path):
         frame = read_table(path, text_col=text_col, label_col=None, group_col=None)
-        if "doc_id" not in frame.columns:
-            frame.insert(0, "doc_id", path.stem)
-        if "para_index" not in frame.columns:
-            frame.insert(1, "para_index", range(len(frame)))
-        frame["text"] = frame["text"].fillna("")
-        return frame
+        return _complete_table_frame(frame, path, 0)
     return read_report(path, doc_id=path.stem).to_frame()
 
 
@@ -58,6 +100,7 @@ def classify_frame(model: TopicModel, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def predict_inputs(model: TopicModel, inputs: Iterable[str | os.PathLike], *, text_col: str = "text") -> BatchResult:
+    """Everything in memory: for small jobs and notebooks. Large jobs: ``predict_to_file``."""
     frames, failures = [], []
     for path in iter_units(inputs):
         try:
@@ -72,13 +115,11 @@ def predict_inputs(model: TopicModel, inputs: Iterable[str | os.PathLike], *, te
 
 def write_table(frame: pd.DataFrame, out: str | os.PathLike) -> Path:
     """Write .csv / .jsonl / .parquet by extension, atomically (temp file, then rename)."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix not in OUTPUT_SUFFIXES:
-        raise InputError(f"{out}: unsupported output type {suffix or '(none)'}; use one of {', '.join(OUTPUT_SUFFIXES)}")
+    out = check_output_path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     try:
+        suffix = out.suffix.lower()
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, encoding="utf-8")
         elif suffix == ".jsonl":
@@ -89,3 +130,669 @@ def write_table(frame: pd.DataFrame, out: str | os.PathLike) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def check_output_path(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in OUTPUT_SUFFIXES:
+        raise InputError(f"{out}: unsupported output type {suffix or '(none)'}; use one of {', '.join(OUTPUT_SUFFIXES)}")
+    return out
+
+
+# --------------------------------------------------------------------------- tasks
+
+@dataclass
+class Task:
+    """One unit of work. ``kind`` is "reports" (files a worker reads), "table" (rows read by
+    the planner) or "failed" (an input that failed while planning: nothing to classify)."""
+
+    task_id: int
+    kind: str
+    source: str
+    signature: str
+    nbytes: int = 0
+    paths: tuple[str, ...] = ()
+    payloads: tuple[bytes | None, ...] | None = None  # report bytes, for workers that cannot see the files
+    frame: pd.DataFrame | None = None
+    new_documents: int = 0  # tables: doc_ids first seen in this slice of the table
+    failures: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class TaskResult:
+    """A task's rows as Parquet bytes: encoded where the work ran, so the process that writes
+    the journal only copies bytes, and they travel between processes without pickling frames."""
+
+    task_id: int
+    data: bytes | None
+    columns: list[str]
+    failures: list[tuple[str, str]]
+    documents: int
+    paragraphs: int
+    characters: int
+
+
+def _signature(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False, default=str).encode("utf-8")).hexdigest()[:24]
+
+
+def plan_tasks(inputs: Iterable[str | os.PathLike], *, text_col: str = "text", chunk_size: int = DEFAULT_CHUNK_SIZE,
+               max_docs: int = MAX_DOCS_PER_TASK) -> Iterator[Task]:
+    """The job's tasks, in output order, read lazily. Deterministic for unchanged inputs."""
+    chunk_rows, chunk_bytes = chunk_size, chunk_size * REPORT_BYTES_PER_PARAGRAPH
+    next_id = 0
+    batch: list[tuple[str, int]] = []
+
+    def make(kind, source, signature, **kw) -> Task:
+        nonlocal next_id
+        task = Task(next_id, kind, source, signature, **kw)
+        next_id += 1
+        return task
+
+    def flush() -> Iterator[Task]:
+        if batch:
+            paths = tuple(p for p, _ in batch)
+            yield make("reports", paths[0], _signature("reports", batch), nbytes=sum(s for _, s in batch), paths=paths)
+            batch.clear()
+
+    for item in inputs:
+        item = Path(item)
+        if not item.exists():
+            yield from flush()
+            reason = f"{item}: file not found"
+            yield make("failed", str(item), _signature("failed", reason), failures=((str(item), reason),))
+            continue
+        for path in iter_units([item]):
+            if is_table(path):
+                yield from flush()
+                seen: set = set()
+                try:
+                    for start, frame, nbytes in iter_table_chunks(path, text_col=text_col, chunk_rows=chunk_rows):
+                        ids = frame["doc_id"].unique()
+                        new = [d for d in ids if d not in seen]
+                        seen.update(new)
+                        yield make("table", str(path), _signature("table", str(path), start, len(frame)),
+                                   nbytes=nbytes, frame=frame, new_documents=len(new))
+                except InputError as exc:
+                    reason = str(exc)
+                    yield make("failed", str(path), _signature("failed", reason), failures=((str(path), reason),))
+                continue
+            size = path.stat().st_size if path.exists() else 0
+            batch.append((str(path), size))
+            if sum(s for _, s in batch) >= chunk_bytes or len(batch) >= max_docs:
+                yield from flush()
+    yield from flush()
+
+
+def _complete_table_frame(frame: pd.DataFrame, path: Path, start: int) -> pd.DataFrame:
+    """Give a table slice the columns every output row has, numbering rows across slices."""
+    if "doc_id" not in frame.columns:
+        frame.insert(0, "doc_id", path.stem)
+    if "para_index" not in frame.columns:
+        frame.insert(1, "para_index", range(start, start + len(frame)))
+    frame["text"] = frame["text"].fillna("")
+    return frame.reset_index(drop=True)
+
+
+def _stream_encoding(path: Path) -> str | None:
+    """An encoding to stream a text table with, or None when only whole-file detection will do.
+
+    Streaming needs the encoding up front; a BOM or a strictly UTF-8 first block decides it.
+    Anything else (GBK, UTF-16 …) is decoded whole by ``read_text_file``, as for small tables.
+    """
+    with open(path, "rb") as handle:
+        sample = handle.read(1 << 16)
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
+        return None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a cut last character is fine
+    except UnicodeDecodeError:
+        return None
+    return "utf-8"
+
+
+def iter_table_chunks(path: Path, *, text_col: str = "text", chunk_rows: int = DEFAULT_CHUNK_SIZE
+                      ) -> Iterator[tuple[int, pd.DataFrame, int]]:
+    """Stream a table as (first row, rows, input bytes consumed) slices of ``chunk_rows`` rows.
+
+    Columns are checked and renamed as ``read_table`` does; CSV/TSV columns stay text.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    size = path.stat().st_size
+    start = 0
+    try:
+        for raw, consumed in _raw_table_chunks(path, suffix, size, chunk_rows):
+            frame = _select_columns(raw, path, text_col, None, None, False)
+            yield start, _complete_table_frame(frame, path, start), consumed
+            start += len(frame)
+    except InputError:
+        raise
+    except Exception as exc:  # each parser has its own error types; all mean "bad file"
+        where = f" after row {start}" if start else ""
+        raise InputError(f"{path}: cannot parse as {suffix[1:]} table{where}: {exc}") from None
+    if start == 0:
+        raise InputError(f"{path}: the table has no rows")
+
+
+def _raw_table_chunks(path: Path, suffix: str, size: int, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int]]:
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(path)
+        total = max(parquet.metadata.num_rows, 1)
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas(), math.ceil(size * batch.num_rows / total)
+        return
+    if suffix == ".xlsx":  # a workbook cannot be streamed; these are small in practice
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+        usable = [df for df in sheets.values() if not df.empty]
+        whole = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
+        for i in range(0, len(whole), chunk_rows):
+            yield whole.iloc[i:i + chunk_rows].reset_index(drop=True), math.ceil(size * min(chunk_rows, len(whole) - i) / len(whole))
+        return
+    encoding = _stream_encoding(path)
+    if encoding is None:
+        handle = io.BytesIO(read_text_file(path).encode("utf-8"))
+        encoding = "utf-8"
+        scale = size / max(len(handle.getbuffer()), 1)
+    else:
+        handle = open(path, "rb")
+        scale = 1.0
+    with handle:
+        if suffix == ".jsonl":
+            text = io.TextIOWrapper(handle, encoding=encoding)
+            reader = pd.read_json(text, lines=True, dtype=False, chunksize=chunk_rows)
+        else:
+            reader = pd.read_csv(handle, encoding=encoding, sep="\t" if suffix == ".tsv" else ",", dtype=str,
+                                 keep_default_na=False, na_values=[""], chunksize=chunk_rows)
+        last = 0
+        with reader:
+            for raw in reader:
+                # The parsers read ahead in blocks, so this is approximate: good enough for an ETA.
+                position = min(int(handle.tell() * scale), size)
+                yield raw, max(position - last, 0)
+                last = position
+
+
+# --------------------------------------------------------------------------- the work itself
+
+def run_task(model: TopicModel, task: Task) -> TaskResult:
+    """Read (reports) and classify one task. Runs wherever the model is: in-process or a worker."""
+    failures: list[tuple[str, str]] = []
+    if task.kind == "table":
+        frame, documents = task.frame, task.new_documents
+    elif task.kind == "reports":
+        frames = []
+        for i, path in enumerate(task.paths):
+            data = task.payloads[i] if task.payloads else None
+            try:
+                frames.append(_read_report(path, data).to_frame())
+            except InputError as exc:
+                failures.append((path, str(exc)))
+            except Exception as exc:  # a parser bug on one odd file must not stop an unattended job
+                failures.append((path, f"{path}: unexpected {exc.__class__.__name__} while reading: {exc}"))
+        frame = pd.concat(frames, ignore_index=True) if frames else None
+        documents = len(frames)
+    else:
+        return TaskResult(task.task_id, None, [], list(task.failures), 0, 0, 0)
+    if frame is None or frame.empty:
+        return TaskResult(task.task_id, None, [], failures, documents, 0, 0)
+    frame = classify_frame(model, frame)
+    return TaskResult(task.task_id, _parquet_bytes(frame), list(frame.columns), failures, documents, len(frame),
+                      int(frame["text"].str.len().sum()))
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(_to_arrow(frame), buffer)
+    return buffer.getvalue()
+
+
+def _read_report(path: str, data: bytes | None):
+    """``read_report``, from the file or from its bytes shipped by the client (Dask workers need
+    not see the client's files). Bytes go to a temporary file of the same name so the reader,
+    the doc_id and the messages are exactly those of the local engine."""
+    if data is None:
+        return read_report(Path(path), doc_id=Path(path).stem)
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="report-topics-") as tmp:
+        local = Path(tmp) / Path(path).name
+        local.write_bytes(data)
+        try:
+            return read_report(local, doc_id=Path(path).stem)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(local), path)) from None
+
+
+# --------------------------------------------------------------------------- the journal
+
+class Journal:
+    """Committed tasks of one job, in ``.<out name>.parts/`` beside the output.
+
+    ``NNNNNNNNN.parquet`` holds a task's rows; ``NNNNNNNNN.json`` (written last) marks it done
+    and records its failures and counts. Each file is written under a temporary name, then
+    renamed: a task is either wholly committed or absent.
+    """
+
+    def __init__(self, out: Path, job: dict):
+        self.out = out
+        self.dir = out.with_name(f".{out.name}.parts")
+        self.job = job
+
+    def open(self, resume: bool) -> bool:
+        """Start fresh, or (resume) keep the tasks committed by an earlier run of this same job."""
+        job_file = self.dir / "job.json"
+        if resume and job_file.exists():
+            try:
+                earlier = json.loads(job_file.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                earlier = None
+            if earlier != self.job:
+                raise InputError(
+                    f"{self.dir}: the interrupted job used another model, inputs or settings; "
+                    "rerun without --resume to start over")
+            for stray in self.dir.glob("*.tmp"):
+                stray.unlink(missing_ok=True)
+            return True
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        _write_atomic(job_file, json.dumps(self.job, ensure_ascii=False, indent=1).encode("utf-8"))
+        return False
+
+    def _path(self, task_id: int, suffix: str) -> Path:
+        return self.dir / f"{task_id:09d}{suffix}"
+
+    def meta(self, task_id: int) -> dict | None:
+        path = self._path(task_id, ".json")
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+
+    def data_path(self, task_id: int) -> Path:
+        return self._path(task_id, ".parquet")
+
+    def commit(self, task: Task, result: TaskResult) -> dict:
+        if result.data is not None:
+            _write_atomic(self.data_path(task.task_id), result.data)
+        columns = result.columns
+        meta = {"task": task.task_id, "signature": task.signature, "kind": task.kind, "source": task.source,
+                "rows": result.paragraphs, "documents": result.documents, "characters": result.characters,
+                "columns": columns, "failures": [list(f) for f in result.failures]}
+        _write_atomic(self._path(task.task_id, ".json"), json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+        return meta
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _to_arrow(frame: pd.DataFrame):
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # Mixed values in one column (JSONL: 7 and "007"): keep them, as text.
+        frame = frame.copy()
+        for col in frame.columns[frame.dtypes == object]:
+            frame[col] = frame[col].map(lambda v: v if v is None or isinstance(v, str) or
+                                        (isinstance(v, float) and math.isnan(v)) else str(v))
+        return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+
+# --------------------------------------------------------------------------- assembling the output
+
+def _unified_schema(journal: Journal, task_ids: list[int], columns: list[str]):
+    """One Parquet schema for all tasks: a column's type where tasks agree, else text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    types: dict[str, set] = {c: set() for c in columns}
+    for task_id in task_ids:
+        for f in pq.read_schema(journal.data_path(task_id)):
+            if not pa.types.is_null(f.type):
+                types[f.name].add(f.type)
+    fields = []
+    for col in columns:
+        found = sorted(types[col], key=str)
+        if not found:
+            kind = pa.null()
+        elif len(found) == 1:
+            kind = found[0]
+        else:
+            try:
+                kind = pa.unify_schemas([pa.schema([(col, t)]) for t in found], promote_options="permissive").field(col).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                kind = pa.string()
+        fields.append(pa.field(col, kind))
+    return pa.schema(fields)
+
+
+def _conform(table, schema):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arrays = []
+    for f in schema:
+        if f.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+            continue
+        column = table[f.name]
+        if column.type != f.type:
+            try:
+                column = pc.cast(column, f.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                column = pa.array([None if v is None else str(v) for v in column.to_pylist()], type=pa.string())
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+class _DocumentSummary:
+    """Per-document counts, accumulated while the output streams past."""
+
+    def __init__(self, labels: list[str], threshold: float):
+        self.labels = labels
+        self.index = {label: i for i, label in enumerate(labels)}
+        self.threshold = threshold
+        self.docs: dict[str, list] = {}  # doc_id → [label counts, score sum, low-confidence count]
+
+    def add(self, frame: pd.DataFrame) -> None:
+        codes = frame["label"].map(self.index).to_numpy()
+        scores = frame["score"].to_numpy(dtype=float)
+        for doc_id, rows in frame.groupby(frame["doc_id"].astype(str), sort=False).indices.items():
+            entry = self.docs.setdefault(doc_id, [np.zeros(len(self.labels), dtype=np.int64), 0.0, 0])
+            np.add.at(entry[0], codes[rows], 1)
+            entry[1] += float(scores[rows].sum())
+            entry[2] += int((scores[rows] < self.threshold).sum())
+
+    def frame(self, top: int = 3) -> pd.DataFrame:
+        rows = []
+        for doc_id, (counts, score_sum, low) in self.docs.items():
+            n = int(counts.sum())
+            # "other" is framing text (titles, greetings); a report's topics are the rest.
+            ranked = [i for i in np.argsort(-counts, kind="stable") if counts[i] > 0]
+            topical = [i for i in ranked if self.labels[i] != "other"] or ranked
+            row = {"doc_id": doc_id, "paragraphs": n, "dominant": self.labels[topical[0]],
+                   "dominant_share": round(counts[topical[0]] / n, 4),
+                   "top_topics": ";".join(f"{self.labels[i]}:{counts[i]}" for i in topical[:top]),
+                   "mean_score": round(score_sum / n, 4), "low_confidence": low}
+            row.update({f"n_{label}": int(counts[i]) for i, label in enumerate(self.labels)})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+@dataclass
+class _Totals:
+    documents: int = 0
+    paragraphs: int = 0
+    characters: int = 0
+    failures: list = field(default_factory=list)
+    columns: list = field(default_factory=list)
+    with_rows: list = field(default_factory=list)
+
+
+def _collect(journal: Journal, n_tasks: int, labels: list[str]) -> _Totals:
+    """Counts, failures and output columns of the whole job, from the journal (so a resumed job
+    reports all of it). Columns: the inputs' in order of first appearance, then the predictions."""
+    totals, seen = _Totals(), set()
+    for task_id in range(n_tasks):
+        meta = journal.meta(task_id)
+        if meta is None:
+            raise PipelineError(f"{journal.dir}: task {task_id} is missing from the journal; rerun without --resume")
+        totals.failures.extend(tuple(f) for f in meta["failures"])
+        totals.documents += meta["documents"]
+        totals.paragraphs += meta["rows"]
+        totals.characters += meta["characters"]
+        if meta["rows"]:
+            totals.with_rows.append(task_id)
+            for col in meta["columns"]:
+                if col not in seen:
+                    seen.add(col)
+                    totals.columns.append(col)
+    predicted = [*PREDICTION_COLUMNS, *(f"prob_{label}" for label in labels)]
+    totals.columns = [c for c in totals.columns if c not in predicted] + [c for c in predicted if c in seen]
+    return totals
+
+
+def _assemble(journal: Journal, totals: _Totals, out: Path, summary: _DocumentSummary | None,
+              pause: Callable[[str], None]) -> None:
+    """Stream the committed tasks, in order, into ``out``: a temporary file renamed into place."""
+    import pyarrow.parquet as pq
+
+    columns = totals.columns
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    parquet = out.suffix.lower() == ".parquet"
+    csv = out.suffix.lower() == ".csv"
+    try:
+        if parquet:
+            schema = _unified_schema(journal, totals.with_rows, columns)
+            sink = pq.ParquetWriter(tmp, schema)
+        else:
+            sink = open(tmp, "w", encoding="utf-8", newline="")
+        with sink:
+            for n, task_id in enumerate(totals.with_rows, 1):
+                table = pq.read_table(journal.data_path(task_id))
+                if parquet:
+                    sink.write_table(_conform(table, schema))  # one row group per task
+                    frame = table.select(["doc_id", "label", "score"]).to_pandas() if summary else None
+                else:
+                    frame = table.to_pandas().reindex(columns=columns)
+                    if csv:
+                        frame.to_csv(sink, index=False, header=n == 1)
+                    else:
+                        sink.write(frame.to_json(orient="records", lines=True, force_ascii=False).rstrip("\n") + "\n")
+                if summary is not None:
+                    summary.add(frame)
+                pause(f"assemble:{n}")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the job
+
+@dataclass
+class BatchRun:
+    """What a ``predict_to_file`` job did."""
+
+    out: Path
+    documents: int
+    paragraphs: int
+    characters: int
+    failures: list[tuple[str, str]]
+    seconds: float
+    tasks: int
+    resumed_tasks: int
+    engine: str
+    workers: int
+    errors_path: Path | None = None
+    summary_path: Path | None = None
+
+    @property
+    def rate(self) -> float:
+        """Paragraphs per second over the whole run (reading, classifying and writing)."""
+        return self.paragraphs / self.seconds if self.seconds else 0.0
+
+    def summary_line(self) -> str:
+        resumed = f", {self.resumed_tasks} of {self.tasks} tasks resumed" if self.resumed_tasks else ""
+        failed = f"; see {self.errors_path}" if self.failures and self.errors_path else ""
+        return (f"{self.documents} documents, {self.paragraphs} paragraphs, {len(self.failures)} failed{failed}; "
+                f"{self.seconds:.1f}s, {self.rate:,.0f} paragraphs/s ({self.engine}, {self.workers} worker(s){resumed}) "
+                f"→ {self.out}")
+
+
+def default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
+                    *, workers: int | None = None, resume: bool = False, engine: str = "local",
+                    scheduler: str | None = None, summary: str | os.PathLike | None = None,
+                    errors: str | os.PathLike | None = None, low_confidence: float | None = None,
+                    text_col: str = "text", chunk_size: int = DEFAULT_CHUNK_SIZE,
+                    progress: bool | None = None) -> BatchRun:
+    """Classify every paragraph of ``inputs`` (report files, folders, tables) into ``out``.
+
+    ``workers``: processes (local engine) or LocalCluster workers (Dask); default all cores.
+    ``engine``: "local" or "dask" (``scheduler="tcp://host:port"`` to use a running cluster).
+    ``resume``: continue a killed job from its journal instead of starting over.
+    ``summary``: also write one row per document (paragraphs per label, dominant topics, mean
+    score, paragraphs scored below ``low_confidence``, default the model's
+    ``evaluation.low_confidence``). ``errors``: where failed inputs are listed (path, reason);
+    default ``<out stem>.errors.csv`` beside the output, written when any input failed.
+    ``chunk_size``: paragraphs per task, roughly (table rows exactly).
+    ``progress``: a progress bar on stderr (default: when stderr is a terminal).
+    """
+    from . import engines
+    from .persistence import load_model, read_card
+
+    started = time.perf_counter()
+    out = check_output_path(out)
+    summary_path = check_output_path(summary) if summary is not None else None
+    errors_path = check_output_path(errors) if errors is not None else out.with_name(f"{out.stem}.errors.csv")
+    inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not inputs:
+        raise InputError("no inputs given")
+    if engine not in ("local", "dask"):
+        raise InputError(f"unknown engine {engine!r}; choose 'local' or 'dask'")
+    if scheduler and engine != "dask":
+        raise InputError("a scheduler address only applies to the Dask engine; add --engine dask")
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}")
+    workers = workers or default_workers()
+    if chunk_size < 1:
+        raise InputError(f"chunk size must be at least 1, got {chunk_size}")
+
+    model_dir = None if isinstance(model, TopicModel) else Path(model)
+    if model_dir is None:
+        card = model.card
+    elif engine == "dask":
+        # Only the workers unpickle the model; here the card (labels, config, sha256) is enough.
+        model, card = None, read_card(model_dir)
+    else:
+        model = load_model(model_dir)
+        card = model.card
+    labels = [str(label) for label in card["labels"]]
+    threshold = card["config"].get("evaluation", {}).get("low_confidence", 0.5) if low_confidence is None else low_confidence
+    runner = engines.make_engine(engine, model, model_dir=model_dir, workers=workers, scheduler=scheduler)
+
+    job = {"version": JOURNAL_VERSION, "model": card.get("model_sha256") or engines.model_fingerprint(model),
+           "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
+           "chunk_size": chunk_size}
+    journal = Journal(out, job)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    resumed = journal.open(resume)
+    pause = _pause_hook()
+
+    bar = None
+    with runner:
+        if progress is None:
+            progress = sys.stderr.isatty()
+        if progress:
+            from tqdm import tqdm
+
+            total = sum(p.stat().st_size for item in inputs if item.exists() for p in iter_units([item]) if p.exists())
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="predict",
+                       file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        counts = {"docs": 0, "paras": 0, "failed": 0, "commits": 0, "tasks": 0, "resumed": 0}
+        tick = time.perf_counter()
+
+        def account(meta: dict, nbytes: int) -> None:
+            counts["docs"] += meta["documents"]
+            counts["paras"] += meta["rows"]
+            counts["failed"] += len(meta["failures"])
+            if bar is not None:
+                rate = counts["paras"] / max(time.perf_counter() - tick, 1e-9)
+                bar.set_postfix_str(f"{counts['docs']} docs, {counts['paras']} paras, {rate:,.0f} paras/s, "
+                                    f"{counts['failed']} failed", refresh=False)
+                bar.update(nbytes)
+
+        in_flight: dict[int, Task] = {}
+
+        def pending() -> Iterator[Task]:
+            """Tasks still to run; committed ones are skipped, failures found while planning committed."""
+            for task in plan_tasks(inputs, text_col=text_col, chunk_size=chunk_size):
+                counts["tasks"] = task.task_id + 1
+                meta = journal.meta(task.task_id) if resumed else None
+                if meta is not None:
+                    if meta["signature"] != task.signature:
+                        raise InputError(f"{task.source}: changed since the interrupted run; rerun without --resume")
+                    account(meta, task.nbytes)
+                    counts["resumed"] += 1
+                    continue
+                if task.kind == "failed":
+                    account(journal.commit(task, run_task(model, task)), task.nbytes)
+                    continue
+                if runner.ships_inputs and task.kind == "reports":
+                    task.payloads = tuple(_read_bytes(p) for p in task.paths)
+                in_flight[task.task_id] = task
+                yield task
+
+        try:
+            for result in runner.map_unordered(pending()):
+                task = in_flight.pop(result.task_id)
+                account(journal.commit(task, result), task.nbytes)
+                counts["commits"] += 1
+                pause(f"commit:{counts['commits']}")
+        finally:
+            if bar is not None:
+                bar.close()
+
+    totals = _collect(journal, counts["tasks"], labels)
+    failures = totals.failures
+    doc_summary = _DocumentSummary(labels, threshold) if summary_path else None
+    if totals.paragraphs:
+        _assemble(journal, totals, out, doc_summary, pause)
+    if failures or errors is not None:
+        write_table(pd.DataFrame(failures, columns=["path", "reason"]), errors_path)
+    else:
+        errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
+        errors_path = None
+    if doc_summary is not None:
+        write_table(doc_summary.frame(), summary_path)
+    journal.remove()
+    if not totals.paragraphs:
+        first = f": {failures[0][1]}" if failures else ""
+        raise InputError(f"no paragraphs found in the inputs; nothing written{first}")
+    return BatchRun(out=out, documents=totals.documents, paragraphs=totals.paragraphs, characters=totals.characters,
+                    failures=failures, seconds=time.perf_counter() - started, tasks=counts["tasks"],
+                    resumed_tasks=counts["resumed"],
+                    engine=engine, workers=runner.workers, errors_path=errors_path, summary_path=summary_path)
+
+
+def _read_bytes(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except OSError:
+        return None  # the worker's reader reports the same error, with the same message
+
+
+def _pause_hook() -> Callable[[str], None]:
+    point = os.environ.get(_PAUSE_ENV)
+    if not point:
+        return lambda _where: None
+
+    def pause(where: str) -> None:
+        if where == point:
+            print(f"paused at {where}", file=sys.stderr, flush=True)
+            while True:
+                time.sleep(60)
+
+    return pause

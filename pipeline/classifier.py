@@ -15,15 +15,16 @@ def build_classifier(config: dict):
     kind = clf["type"]
     if kind == "logistic_regression":
         return LogisticRegression(C=clf["C"], class_weight=clf["class_weight"], max_iter=clf["max_iter"],
-                                  solver="lbfgs", random_state=clf["random_state"])
+                                  tol=clf["tol"], solver="lbfgs", random_state=clf["random_state"])
     if kind == "linear_svc":
-        base = LinearSVC(C=clf["C"], class_weight=clf["class_weight"], max_iter=clf["max_iter"],
+        base = LinearSVC(C=clf["C"], class_weight=clf["class_weight"], max_iter=clf["max_iter"], tol=clf["tol"],
                          random_state=clf["random_state"])
     elif kind == "sgd":
         base = SGDClassifier(loss="hinge", alpha=1.0 / (clf["C"] * 10_000), class_weight=clf["class_weight"],
-                             max_iter=clf["max_iter"], random_state=clf["random_state"])
+                             max_iter=clf["max_iter"], tol=clf["tol"], random_state=clf["random_state"])
     else:  # validated in config.validate_config; kept for direct callers
         raise ValueError(f"unknown classifier type {kind!r}")
     # ensemble=False: calibrate on cross-validated decisions, then fit one model on all data,
     # so prediction costs one linear model rather than one per fold.
-    return CalibratedClassifierCV(base, method=clf["calibration"], cv=clf["calibration_folds"], ensemble=False)
+    return CalibratedClassifierCV(base, method=clf["calibration"], cv=clf["calibration_folds"], ensemble=False,
+                                  n_jobs=clf["n_jobs"])

@@ -50,35 +50,56 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    """Evaluate a saved model on labelled tables: accuracy, macro-F1 and a per-label table."""
-    from .evaluation import format_metrics
-    from .persistence import write_json
+    """Evaluate a saved model on labelled tables (evaluate MODEL_DIR DATA...), or a config by
+    grouped K-fold cross-validation (evaluate --cv K DATA...): metrics with bootstrap intervals,
+    calibration, baselines and errors. --report OUT_DIR writes metrics.json, report.md and report.html."""
+    from .report import format_report, write_report
 
-    metrics = api.evaluate(args.model, args.data, text_col=args.text_col, label_col=args.label_col,
-                           group_col=args.group_col)
-    print(format_metrics(metrics))
+    paths = list(args.paths)
+    columns = dict(text_col=args.text_col, label_col=args.label_col, group_col=args.group_col)
+    if args.cv is not None:
+        if args.cv < 2:
+            raise InputError(f"--cv needs at least 2 folds, got {args.cv}")
+        if paths and (Path(paths[0]) / "card.json").exists():
+            raise InputError(f"{paths[0]} is a model folder; --cv trains its own models from the config "
+                              "(use --config/--set), so pass only labelled tables: evaluate --cv K DATA...")
+        report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns)
+        title = f"Cross-validation report ({args.cv} folds)"
+    else:
+        if args.config or args.set:
+            raise InputError("--config/--set apply only with --cv; a saved model keeps the config it was trained with")
+        if len(paths) < 2:
+            raise InputError("evaluate needs a model folder and labelled data: evaluate MODEL_DIR DATA... "
+                              "(or cross-validate a config: evaluate --cv K DATA...)")
+        model = api.load(paths[0])
+        report = api.evaluation_report(model, paths[1:], **columns)
+        title = f"Evaluation report: {paths[0]}"
+    print(format_report(report))
     if args.report:
-        out = Path(args.report)
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "metrics.json", metrics)
-        _say(args, f"wrote {out / 'metrics.json'}")
+        written = write_report(report, args.report, title=title)
+        _say(args, "wrote " + ", ".join(str(p) for p in written.values()))
     return 0
 
 
 def cmd_predict(args) -> int:
-    """Label every paragraph of report files, folders of them, or tables; write .csv/.jsonl/.parquet."""
-    from .batch import predict_inputs, write_table
+    """Label every paragraph of report files, folders of them, or tables; write .csv/.jsonl/.parquet.
 
-    model = api.load(args.model)
-    result = predict_inputs(model, args.inputs, text_col=args.text_col)
-    if result.frame.empty and result.failures:
-        for path, reason in result.failures:
-            print(f"error: {reason}", file=sys.stderr)
-        raise InputError("no input could be read; nothing written")
-    write_table(result.frame, args.out)
-    for path, reason in result.failures:
+    Streams the inputs in chunks across --workers processes (or a Dask cluster with --engine dask),
+    journals finished chunks beside the output so --resume continues a killed job, and lists
+    unreadable inputs in an errors file (exit code 2 when there are any).
+    """
+    from .batch import predict_to_file
+
+    result = predict_to_file(args.model, args.inputs, args.out, workers=args.workers, resume=args.resume,
+                             engine=args.engine, scheduler=args.scheduler, summary=args.summary, errors=args.errors,
+                             low_confidence=args.low_confidence, text_col=args.text_col, chunk_size=args.chunk_size,
+                             progress=_progress_enabled(args))
+    shown = 10
+    for path, reason in result.failures[:shown]:
         print(f"skipped: {reason}", file=sys.stderr)
-    _say(args, f"wrote {len(result.frame)} paragraphs to {args.out}; {len(result.failures)} input(s) failed")
+    if len(result.failures) > shown:
+        print(f"… and {len(result.failures) - shown} more in {result.errors_path}", file=sys.stderr)
+    _say(args, result.summary_line())
     return 2 if result.failures else 0
 
 
@@ -141,10 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", metavar="TABLE", help="labelled table never trained on; its metrics go on the card")
     columns(p)
 
-    p = command("evaluate", cmd_evaluate, "evaluate a model on labelled tables")
-    p.add_argument("model", help="model folder")
-    p.add_argument("data", nargs="+", help="labelled tables")
-    p.add_argument("--report", metavar="OUT_DIR", help="write metrics.json (and reports) here")
+    p = command("evaluate", cmd_evaluate, "evaluate a model (or a config by --cv) on labelled tables")
+    # One positional list: MODEL_DIR DATA... normally, DATA... with --cv (no model: folds train their own).
+    p.usage = "%(prog)s [-h] [--report OUT_DIR] MODEL_DIR DATA... | --cv K [--config FILE] [--set S.K=V] DATA..."
+    p.add_argument("paths", nargs="+", metavar="MODEL_DIR DATA",
+                   help="a model folder then labelled tables; with --cv only labelled tables")
+    p.add_argument("--report", metavar="OUT_DIR", help="write metrics.json, report.md and report.html here")
+    p.add_argument("--cv", type=int, metavar="K", help="grouped K-fold cross-validation of the config instead of a model")
+    p.add_argument("--config", help="with --cv: TOML or JSON config file")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="with --cv: override one config value")
     columns(p)
 
     p = command("predict", cmd_predict, "label paragraphs of reports or tables")
@@ -152,6 +178,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", help="report files (.txt .md .docx), folders, or tables")
     p.add_argument("--out", required=True, help="output file: .csv, .jsonl or .parquet")
     p.add_argument("--text-col", default="text", help="text column of input tables (default: text)")
+    p.add_argument("--workers", "-j", type=int, metavar="N", help="worker processes (default: all cores)")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="local processes (default) or a dask.distributed cluster")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="with --engine dask: a running scheduler (default: start a LocalCluster)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted job with the same output instead of starting over")
+    p.add_argument("--summary", metavar="FILE", help="also write one row per document (.csv/.jsonl/.parquet)")
+    p.add_argument("--errors", metavar="FILE",
+                   help="list unreadable inputs here (path, reason); default: OUT_STEM.errors.csv when any failed")
+    p.add_argument("--low-confidence", type=float, metavar="P",
+                   help="summary: count paragraphs scored below P (default: the model's evaluation.low_confidence)")
+    p.add_argument("--chunk-size", type=int, default=1000, metavar="N",
+                   help="paragraphs per task, roughly: table rows, or report files grouped by size (default: 1000)")
 
     p = command("ingest", cmd_ingest, "split raw reports into a paragraph table")
     p.add_argument("inputs", nargs="+", help="report files or folders")

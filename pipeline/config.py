@@ -36,10 +36,17 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
         "type": "linear_svc",
         "C": 0.5,
         "class_weight": "balanced",
-        # Probability-like scores for estimators without predict_proba: "sigmoid" or "isotonic".
-        "calibration": "sigmoid",
+        # Probability-like scores for estimators without predict_proba: "temperature" (one
+        # temperature for the softmax of the decision values: multiclass by design, and measured
+        # faster and better calibrated than the alternatives here), "sigmoid" (Platt, one-vs-rest)
+        # or "isotonic".
+        "calibration": "temperature",
         "calibration_folds": 3,
         "max_iter": 5000,
+        # Stopping tolerance of the solver; 1e-4 is scikit-learn's default for LinearSVC.
+        "tol": 1e-4,
+        # Processes for the calibration folds (they are independent fits); 1 = no parallelism.
+        "n_jobs": 1,
         "random_state": 0,
     },
     "evaluation": {
@@ -84,8 +91,8 @@ def validate_config(config: Mapping[str, Any]) -> None:
         raise ConfigError("features.char_ngram_min must be >= 1 and <= features.char_ngram_max")
     if feats["word_ngram_max"] < 1:
         raise ConfigError("features.word_ngram_max must be >= 1")
-    if clf["calibration"] not in ("sigmoid", "isotonic"):
-        raise ConfigError("classifier.calibration must be 'sigmoid' or 'isotonic'")
+    if clf["calibration"] not in ("temperature", "sigmoid", "isotonic"):
+        raise ConfigError("classifier.calibration must be 'temperature', 'sigmoid' or 'isotonic'")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:

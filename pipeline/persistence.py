@@ -64,6 +64,9 @@ def save_model(model, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is shared like any other
     try:
         joblib.dump(model.pipeline, staging / MODEL_FILE, compress=3)
         model.card["model_sha256"] = file_sha256(staging / MODEL_FILE)

@@ -1,0 +1,218 @@
+"""Batch prediction benchmark: throughput, scaling, Dask overhead and memory, measured in one run.
+
+    python benchmarks/bench_batch.py                      # the README figures (≥ 200,000 paragraphs)
+    python benchmarks/bench_batch.py --paragraphs 3000 --engines local   # a quick look
+
+Workload: the bundled raw reports (data/corpus: hard-wrapped PDF copies, web copies, GBK and
+UTF-8 files) copied into numbered folders until the job holds at least --paragraphs
+paragraphs. The model is trained on data/labels.csv. Each measurement is a fresh process
+running ``predict_to_file`` (reading, splitting, classifying, journaling and writing Parquet),
+timed from the call to the output on disk, Dask cluster start-up included; peak memory is the
+largest summed memory (PSS on Linux, else RSS) of that process and all its children (workers),
+sampled every 200 ms.
+
+Printed: paragraphs/s and characters/s per engine and worker count; scaling efficiency
+(2 workers ÷ 1), Dask overhead (Dask time ÷ local time − 1), and the peak-memory ratio
+between an input 10× larger and the base input. Targets: scaling ≥ 1.7×, Dask overhead ≤ 25%,
+memory ratio < 1.5.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TARGETS = {"scaling_2_vs_1": 1.7, "dask_overhead_max": 0.25, "memory_ratio_max": 1.5}
+
+RUNNER = """
+import json, sys
+from pipeline.batch import predict_to_file
+args = json.loads(sys.argv[1])
+run = predict_to_file(args["model"], args["inputs"], args["out"], workers=args["workers"], engine=args["engine"],
+                      progress=False)
+print(json.dumps({"seconds": run.seconds, "paragraphs": run.paragraphs, "characters": run.characters,
+                  "documents": run.documents, "failures": len(run.failures), "workers": run.workers}))
+"""
+
+
+def build_workload(folder: Path, paragraphs: int) -> tuple[list[Path], int]:
+    """Copies of the bundled reports in folders copy_0000, copy_0001 …; returns the folders and
+    the paragraphs one copy holds."""
+    from pipeline.errors import InputError
+    from pipeline.paths import CORPUS_DIR
+    from pipeline.reading import iter_report_paths, read_report
+
+    sources, per_copy = [], 0
+    for path in iter_report_paths([CORPUS_DIR]):
+        try:
+            per_copy += len(read_report(path).paragraphs)
+            sources.append(path)
+        except InputError:
+            continue
+    copies = -(-paragraphs // per_copy)
+    folders = []
+    for k in range(copies):
+        target = folder / f"copy_{k:04d}"
+        target.mkdir(parents=True)
+        for path in sources:
+            shutil.copyfile(path, target / f"{k:04d}_{path.name}")
+        folders.append(target)
+    return folders, per_copy
+
+
+def _memory(process) -> int:
+    """Proportional set size where the OS gives it: pages shared by forked workers (the model,
+    the dictionary) count once in the sum, as they do in RAM; else the resident set size."""
+    try:
+        return process.memory_full_info().pss
+    except AttributeError:
+        return process.memory_info().rss
+
+
+def _busy_seconds() -> float:
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.system + getattr(t, "nice", 0) + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+
+def _own_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def _children_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # all waited-for descendants, workers included
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers: int) -> dict:
+    import psutil
+
+    spec = json.dumps({"model": str(model), "inputs": [str(p) for p in inputs], "out": str(out),
+                       "workers": workers, "engine": engine})
+    busy_before, ours_before = _busy_seconds(), _children_seconds() + _own_seconds()
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    started = time.perf_counter()
+    root, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(_memory(p) for p in tree))
+        except psutil.Error:
+            pass
+        time.sleep(0.2)  # reading PSS costs CPU; memory here is a plateau, not a spike
+    stdout, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    # CPU the machine spent on anything but this job: other users' work skews the figures.
+    others = (_busy_seconds() - busy_before) - (_children_seconds() + _own_seconds() - ours_before)
+    if proc.returncode != 0:
+        raise SystemExit(f"{engine} × {workers} failed:\n{stderr}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    result.update(engine=engine, peak_memory_mb=round(peak / 2**20, 1),
+                  other_load=round(max(others, 0) / (wall * (os.cpu_count() or 1)), 3),
+                  paragraphs_per_s=round(result["paragraphs"] / result["seconds"], 1),
+                  chars_per_s=round(result["characters"] / result["seconds"], 1))
+    out.unlink(missing_ok=True)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paragraphs", type=int, default=200_000, help="workload size (default: 200000)")
+    parser.add_argument("--engines", default="local,dask", help="comma-separated: local, dask")
+    parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default: 1,2)")
+    parser.add_argument("--memory-factor", type=int, default=10, help="large input ÷ base input (default: 10)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the fastest counts (default: 1)")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the generated workload folder")
+    args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+
+    import pipeline
+    from pipeline.paths import LABELS_FILE
+
+    work = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    try:
+        model = work / "model"
+        pipeline.train(LABELS_FILE).save(model)
+        folders, per_copy = build_workload(work / "in", args.paragraphs)
+        print(f"workload: {len(folders)} copies × {per_copy} paragraphs of the bundled reports "
+              f"({sum(1 for _ in (work / 'in').rglob('*.txt'))} files); cpus: {os.cpu_count()}", flush=True)
+
+        runs = []
+        for engine in engines:
+            for workers in worker_counts:
+                tries = [measure(model, folders, work / "out.parquet", engine=engine, workers=workers)
+                         for _ in range(max(args.repeat, 1))]
+                r = min(tries, key=lambda t: t["seconds"])
+                runs.append(r)
+                print(f"{engine:5s} workers={workers}: {r['paragraphs']:,} paragraphs in {r['seconds']:.1f}s = "
+                      f"{r['paragraphs_per_s']:,.0f} paragraphs/s, {r['chars_per_s']:,.0f} chars/s; "
+                      f"peak memory {r['peak_memory_mb']:.0f} MB; other load on the machine {r['other_load']:.0%}",
+                      flush=True)
+
+        def rate(engine, workers):
+            return next((r["paragraphs_per_s"] for r in runs if r["engine"] == engine and r["workers"] == workers), None)
+
+        ratios = {}
+        for engine in engines:
+            one, two = rate(engine, 1), rate(engine, 2)
+            if one and two:
+                ratios[f"scaling_2_vs_1_{engine}"] = round(two / one, 3)
+        if "dask" in engines and "local" in engines:
+            for workers in worker_counts:
+                local, dask = rate("local", workers), rate("dask", workers)
+                ratios[f"dask_overhead_{workers}w"] = round(local / dask - 1, 3)  # extra time on Dask
+
+        # Memory: the same job on a tenth of the input, 2 workers (or the most asked for).
+        base_copies = max(len(folders) // args.memory_factor, 1)
+        mem_workers = max(worker_counts)
+        small = measure(model, folders[:base_copies], work / "out.parquet", engine="local", workers=mem_workers)
+        large = next((r for r in runs if r["engine"] == "local" and r["workers"] == mem_workers), None)
+        if large is None:
+            large = measure(model, folders, work / "out.parquet", engine="local", workers=mem_workers)
+        ratios["memory_input_ratio"] = round(large["paragraphs"] / small["paragraphs"], 2)
+        ratios["memory_peak_ratio"] = round(large["peak_memory_mb"] / small["peak_memory_mb"], 3)
+        print(f"memory: {small['paragraphs']:,} paragraphs → peak {small['peak_memory_mb']:.0f} MB; "
+              f"{large['paragraphs']:,} (×{ratios['memory_input_ratio']}) → peak {large['peak_memory_mb']:.0f} MB "
+              f"(×{ratios['memory_peak_ratio']})")
+        for name, value in ratios.items():
+            print(f"{name}: {value}")
+        verdicts = []
+        for engine in engines:
+            if f"scaling_2_vs_1_{engine}" in ratios:
+                verdicts.append((f"{engine} 2 workers ≥ {TARGETS['scaling_2_vs_1']}× one",
+                                 ratios[f"scaling_2_vs_1_{engine}"] >= TARGETS["scaling_2_vs_1"]))
+        for key in [k for k in ratios if k.startswith("dask_overhead")]:
+            verdicts.append((f"{key} ≤ {TARGETS['dask_overhead_max']:.0%}", ratios[key] <= TARGETS["dask_overhead_max"]))
+        verdicts.append((f"memory ratio < {TARGETS['memory_ratio_max']}",
+                         ratios["memory_peak_ratio"] < TARGETS["memory_ratio_max"]))
+        for name, ok in verdicts:
+            print(f"target {name}: {'met' if ok else 'NOT met'}")
+        if args.json:
+            Path(args.json).write_text(json.dumps({"runs": runs, "memory_base": small, "ratios": ratios,
+                                                   "targets": dict(verdicts)}, indent=2), encoding="utf-8")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

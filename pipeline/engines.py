@@ -1,0 +1,275 @@
+"""Where batch tasks run: in this process, in a pool of local processes, or on Dask.
+
+Every engine takes an iterator of ``batch.Task`` and yields ``batch.TaskResult`` as tasks
+finish (in any order: the journal puts them back in order). Each keeps only a few tasks per
+worker in flight, so memory stays flat however large the input, and each loads the model once
+per worker process, never per task.
+
+- ``SerialEngine`` (one worker): no processes, no pickling.
+- ``PoolEngine`` (local, N workers): a ``ProcessPoolExecutor``. The model is loaded and the
+  segmentation dictionary warmed in this process *before* the pool forks, so on Linux workers
+  share them copy-on-write instead of each spending a second on jieba's start-up. Where fork is
+  not available the model is pickled to each worker once, by the pool's initializer.
+- ``DaskEngine``: a ``dask.distributed`` cluster, local or remote. The model's ``model.joblib``
+  bytes are scattered to every worker once (``client.scatter(..., broadcast=True)``); a worker
+  verifies their sha256 and unpickles them on its first task, then keeps the model for the
+  rest of the job. Report files are read here and shipped as bytes, tables as row slices, so
+  workers need neither the model folder nor the input files on their disks.
+"""
+from __future__ import annotations
+
+import gc
+import hashlib
+import io
+import multiprocessing
+import sys
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import ModelError, PipelineError
+from .model import TopicModel
+
+DASK_INSTALL_HINT = 'the Dask engine needs dask.distributed: pip install "report-topics[dask]"'
+IN_FLIGHT_PER_WORKER = 2
+WORKER_WAIT_SECONDS = 60
+
+
+def make_engine(name: str, model: TopicModel, *, model_dir: Path | None, workers: int, scheduler: str | None = None):
+    if name == "dask":
+        return DaskEngine(model, model_dir=model_dir, workers=workers, scheduler=scheduler)
+    if workers == 1:
+        return SerialEngine(model)
+    return PoolEngine(model, workers)
+
+
+def model_fingerprint(model: TopicModel) -> str:
+    """Identifies the model in a job's journal: its file's sha256 when it was saved."""
+    sha = model.card.get("model_sha256")
+    if sha:
+        return sha
+    return hashlib.sha256(_model_bytes(model)).hexdigest()
+
+
+def _model_bytes(model: TopicModel) -> bytes:
+    import joblib
+
+    buffer = io.BytesIO()
+    joblib.dump(model.pipeline, buffer)
+    return buffer.getvalue()
+
+
+def warm_up(model: TopicModel) -> TopicModel:
+    """Build every segmenter's dictionary now (about a second for jieba), not on the first task."""
+    for value in model.pipeline.get_params(deep=True).values():
+        if hasattr(value, "warm_up") and callable(value.warm_up) and not isinstance(value, type):
+            value.warm_up()
+    return model
+
+
+class SerialEngine:
+    ships_inputs = False
+    workers = 1
+
+    def __init__(self, model: TopicModel):
+        self.model = warm_up(model)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def map_unordered(self, tasks: Iterable) -> Iterator:
+        from .batch import run_task
+
+        for task in tasks:
+            yield run_task(self.model, task)
+
+
+# The model inside a pool worker process, set once by the initializer.
+_WORKER_MODEL: TopicModel | None = None
+
+
+def _init_pool_worker(model: TopicModel) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = warm_up(model)  # already warm when forked; loads the dictionary when spawned
+
+
+def _run_in_pool(task):
+    from .batch import run_task
+
+    return run_task(_WORKER_MODEL, task)
+
+
+def _ready() -> bool:
+    return True
+
+
+class PoolEngine:
+    ships_inputs = False
+
+    def __init__(self, model: TopicModel, workers: int):
+        self.model = warm_up(model)
+        self.workers = workers
+        self.pool = None
+
+    def __enter__(self):
+        # fork shares the loaded model and warm dictionary; other platforms pickle the model once
+        # per worker through the initializer.
+        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+        if context is not None:
+            # Keep the garbage collector off the inherited heap: scanning it would write to every
+            # object and copy the model page by page into each worker.
+            gc.freeze()
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker,
+                                        initargs=(self.model,))
+        # Start the workers now, before this process opens files or starts threads (tqdm's
+        # monitor, Arrow's I/O pool) that a forked child must not inherit mid-use.
+        self.pool.submit(_ready).result()
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        self.pool.shutdown(wait=exc_type is None, cancel_futures=True)
+        return False
+
+    def map_unordered(self, tasks: Iterable) -> Iterator:
+        tasks = iter(tasks)
+        limit = self.workers * IN_FLIGHT_PER_WORKER
+        running = set()
+        exhausted = False
+        while True:
+            while not exhausted and len(running) < limit:
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                else:
+                    running.add(self.pool.submit(_run_in_pool, task))
+            if not running:
+                return
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+# --------------------------------------------------------------------------- Dask
+
+@dataclass(frozen=True)
+class ModelPayload:
+    """A model as bytes, to scatter to Dask workers: the pipeline's joblib file and its card."""
+
+    sha256: str
+    data: bytes
+    card: dict
+
+    @classmethod
+    def from_model(cls, model: TopicModel | None, model_dir: Path | None) -> "ModelPayload":
+        """From the saved folder when there is one (its bytes, checked against the card), else
+        by pickling the in-memory model."""
+        if model_dir is not None:
+            from .persistence import MODEL_FILE, read_card
+
+            card = read_card(model_dir)
+            data = (model_dir / MODEL_FILE).read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            if sha != card["model_sha256"]:
+                raise ModelError(f"{model_dir / MODEL_FILE}: sha256 does not match the card; the file is corrupt "
+                                 "or was replaced. Refusing to send it to workers; retrain or copy the folder again")
+            return cls(sha, data, card)
+        data = _model_bytes(model)
+        return cls(hashlib.sha256(data).hexdigest(), data, model.card)
+
+    def load(self) -> TopicModel:
+        import joblib
+
+        if hashlib.sha256(self.data).hexdigest() != self.sha256:
+            raise ModelError("the model bytes a Dask worker received do not match their sha256")
+        return warm_up(TopicModel(joblib.load(io.BytesIO(self.data)), self.card))
+
+
+# On a Dask worker: the last model used, by sha256. One model per worker process, loaded on the
+# first task that needs it; a later job with another model replaces it.
+_DASK_MODEL: tuple[str, TopicModel] | None = None
+
+
+def _dask_run_task(task, payload: ModelPayload):
+    global _DASK_MODEL
+    from .batch import run_task
+
+    if _DASK_MODEL is None or _DASK_MODEL[0] != payload.sha256:
+        _DASK_MODEL = (payload.sha256, payload.load())
+    return run_task(_DASK_MODEL[1], task)
+
+
+class DaskEngine:
+    ships_inputs = True
+
+    def __init__(self, model: TopicModel | None, *, model_dir: Path | None, workers: int, scheduler: str | None):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise PipelineError(DASK_INSTALL_HINT) from None
+        self.model = model
+        self.model_dir = model_dir
+        self.workers = workers
+        self.scheduler = scheduler
+        self.client = self.cluster = None
+
+    def __enter__(self):
+        import logging
+        import uuid
+
+        from distributed import Client, LocalCluster
+
+        try:
+            if self.scheduler:
+                self.client = Client(self.scheduler, timeout=WORKER_WAIT_SECONDS)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+            self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            self.__exit__(None)
+            where = self.scheduler or "a local cluster"
+            raise PipelineError(f"cannot reach Dask workers at {where} within {WORKER_WAIT_SECONDS}s: {exc}") from None
+        self.workers = max(len(self.client.scheduler_info()["workers"]), 1) if self.scheduler else self.workers
+        self.token = uuid.uuid4().hex[:12]
+        self.payload = self.client.scatter(ModelPayload.from_model(self.model, self.model_dir), broadcast=True,
+                                           hash=False)
+        return self
+
+    def __exit__(self, *exc):
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+    def map_unordered(self, tasks: Iterable) -> Iterator:
+        from distributed import as_completed
+
+        tasks = iter(tasks)
+        threads = sum(self.client.nthreads().values()) or self.workers
+        limit = threads * IN_FLIGHT_PER_WORKER
+        running = as_completed()
+        count = 0
+
+        def submit() -> bool:
+            nonlocal count
+            task = next(tasks, None)
+            if task is None:
+                return False
+            running.add(self.client.submit(_dask_run_task, task, self.payload, pure=False,
+                                           key=f"report-topics-{self.token}-{task.task_id}"))
+            count += 1
+            return True
+
+        while count < limit and submit():
+            pass
+        for future in running:
+            result = future.result()
+            future.release()
+            submit()
+            yield result
