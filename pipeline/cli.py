@@ -20,6 +20,24 @@ def _progress_enabled(args) -> bool:
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
+class _FoldProgress:
+    """``progress(done, total)`` callback for cross-validation: a tqdm bar on a terminal."""
+
+    def __init__(self, args, what: str):
+        self.enabled, self.what, self.bar = _progress_enabled(args), what, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc=self.what, unit="fold", file=sys.stderr, leave=False)
+        self.bar.update(done - self.bar.n)
+        if done == total:
+            self.bar.close()
+
+
 def _say(args, message: str) -> None:
     if not getattr(args, "quiet", False):
         print(message, file=sys.stderr)
@@ -36,7 +54,8 @@ def cmd_train(args) -> int:
     config = _config(args)
     _say(args, f"training on {', '.join(map(str, args.data))} …")
     model = api.train(args.data, config=config, cv=args.cv, holdout=args.holdout, text_col=args.text_col,
-                      label_col=args.label_col, group_col=args.group_col)
+                      label_col=args.label_col, group_col=args.group_col,
+                      progress=_FoldProgress(args, "cross-validation"))
     model.save(args.out)
     cv = model.card["metrics"].get("cv")
     holdout = model.card["metrics"].get("holdout")
@@ -63,7 +82,8 @@ def cmd_evaluate(args) -> int:
         if paths and (Path(paths[0]) / "card.json").exists():
             raise InputError(f"{paths[0]} is a model folder; --cv trains its own models from the config "
                               "(use --config/--set), so pass only labelled tables: evaluate --cv K DATA...")
-        report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns)
+        report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns,
+                                             progress=_FoldProgress(args, "cross-validation"))
         title = f"Cross-validation report ({args.cv} folds)"
     else:
         if args.config or args.set:
