@@ -62,7 +62,7 @@ def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | Non
     if cv:
         result = cross_validate_config(build_pipeline(config), texts, y, frame["doc_id"].tolist(), k=cv,
                                        random_state=config["evaluation"]["random_state"], progress=progress)
-        metrics["cv"] = {k: v for k, v in result.items() if k not in ("oof_pred", "oof_proba", "labels", "pooled")}
+        metrics["cv"] = {k: v for k, v in result.items() if k not in ("oof_pred", "oof_proba", "labels", "pooled", "folds")}
     fitted = build_pipeline(config).fit(texts, y)
     card = new_card(labels=[str(c) for c in fitted.classes_], config=config,
                     data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics)

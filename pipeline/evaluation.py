@@ -100,6 +100,7 @@ def cross_validate_config(pipeline, texts: Sequence[str], labels: Sequence[str],
         "oof_pred": oof_pred,
         "oof_proba": oof_proba,
         "labels": all_labels,
+        "folds": folds,
     }
 
 
@@ -323,7 +324,7 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, max_errors: int | No
     result = cross_validate_config(build_pipeline(config), texts, gold, groups, k=k,
                                    random_state=settings["random_state"], progress=progress)
     labels, proba, predicted = result["labels"], result["oof_proba"], result["oof_pred"]
-    folds = grouped_folds(np.asarray(gold, dtype=object), groups, k, settings["random_state"])
+    folds = result["folds"]
     y = np.asarray(gold, dtype=object)
     top2 = [top_k_accuracy(y[test], proba[test], labels, 2) for _, test in folds]
     majority = np.empty(len(y), dtype=object)
