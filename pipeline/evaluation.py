@@ -147,23 +147,35 @@ def _weighted_scores(t: np.ndarray, p: np.ndarray, n_labels: int, weights: np.nd
     return float(tp.sum() / total), float(f1[present].mean())
 
 
+# One document gives a zero-width interval; from two on, resampling documents is coarse but honest.
+MIN_BOOTSTRAP_DOCUMENTS = 2
+
+
 def bootstrap_intervals(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequence | None = None, *,
                         n_samples: int = 1000, confidence: float = 0.95, random_state: int = 0) -> dict:
     """Percentile bootstrap intervals for accuracy and macro-F1.
 
     With ``groups`` (doc_id) whole documents are resampled: paragraphs of one report are not
     independent (one author, one unit), so resampling them singly would give intervals that
-    are too narrow. Without groups each paragraph is its own unit.
+    are too narrow. Without groups each paragraph is its own unit. With fewer than
+    ``MIN_BOOTSTRAP_DOCUMENTS`` documents, resampling documents says nothing (one document
+    gives a zero-width interval), so paragraphs are resampled and ``note`` says the interval
+    is then too narrow.
     """
     t, p, n_labels = _codes(y_true, y_pred)
     if len(t) == 0:
         raise InputError("cannot compute bootstrap intervals on an empty evaluation set")
-    if groups is None:
-        group_codes, n_groups, unit = np.arange(len(t)), len(t), "paragraph"
-    else:
+    note = ""
+    if groups is not None:
         group_codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
         n_groups = len(uniques)
         unit = "document" if n_groups < len(t) else "paragraph"
+        if n_groups < MIN_BOOTSTRAP_DOCUMENTS and n_groups < len(t):
+            note = (f"only {n_groups} document(s): paragraphs resampled instead, which ignores that paragraphs "
+                    "of one report are alike, so the interval is too narrow")
+            groups = None
+    if groups is None:
+        group_codes, n_groups, unit = np.arange(len(t)), len(t), "paragraph"
     rng = np.random.default_rng(random_state)
     stats = np.empty((n_samples, 2))
     for b in range(n_samples):
@@ -181,6 +193,7 @@ def bootstrap_intervals(y_true: Sequence[str], y_pred: Sequence[str], groups: Se
         "random_state": random_state,
         "accuracy": {"point": point[0], "low": float(low[0]), "high": float(high[0])},
         "macro_f1": {"point": point[1], "low": float(low[1]), "high": float(high[1])},
+        "note": note,
     }
 
 

@@ -30,6 +30,8 @@ def format_report(report: dict) -> str:
     for key, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
         lines.append(f"{name}: {iv[key]['point']:.4f}  95% CI [{iv[key]['low']:.4f}, {iv[key]['high']:.4f}]"
                      f"  ({iv['n_samples']} bootstrap samples of {iv['n_units']} {iv['unit']}s)")
+    if iv.get("note"):
+        lines.append(f"note: {iv['note']}")
     if "cv" in report:
         cv = report["cv"]
         lines.append(f"grouped {cv['k']}-fold CV over {cv['n_groups']} documents (mean ± std over folds):")
@@ -74,7 +76,8 @@ def render_markdown(report: dict, title: str = "Evaluation report") -> str:
     iv = report["intervals"]
     parts = [f"# {title}", "",
              f"{report['setup']['mode']}; n = {report['n']} paragraphs; intervals: {iv['method']} over "
-             f"{iv['n_units']} {iv['unit']}s ({iv['n_samples']} samples, seed {iv['random_state']}).", "",
+             f"{iv['n_units']} {iv['unit']}s ({iv['n_samples']} samples, seed {iv['random_state']})."
+             + (f" Note: {iv['note']}." if iv.get("note") else ""), "",
              "## Summary", "", _md_table(_HEADLINE, _headline_rows(report)), ""]
     if "cv" in report:
         cv = report["cv"]
@@ -246,7 +249,8 @@ def render_html(report: dict, title: str = "Evaluation report") -> str:
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="note">{html.escape(report["setup"]["mode"])}; n = {report["n"]} paragraphs; '
              f'intervals: {iv["method"]} over {iv["n_units"]} {iv["unit"]}s ({iv["n_samples"]} samples, '
-             f'seed {iv["random_state"]}).</p>',
+             f'seed {iv["random_state"]}).'
+             + (f' Note: {html.escape(iv["note"])}.' if iv.get("note") else "") + '</p>',
              "<h2>Summary and baselines</h2>", _html_table(_HEADLINE, _headline_rows(report)),
              img("intervals", "accuracy and macro-F1 with intervals, and baselines")]
     if "cv" in report:

@@ -139,3 +139,15 @@ def test_evaluate_report_is_consistent(trained_model, corpus, small_corpus):
     assert report["accuracy"] > report["baselines"]["majority"]["accuracy"]
     assert report["accuracy"] > report["baselines"]["keywords"]["accuracy"]
     assert np.sum(report["confusion"]["matrix"]) == 200
+
+
+def test_bootstrap_with_too_few_documents_resamples_paragraphs_and_says_so():
+    from pipeline.evaluation import bootstrap_intervals
+
+    gold = ["a", "b"] * 20
+    pred = ["a", "b"] * 15 + ["b", "a"] * 5
+    one_doc = bootstrap_intervals(gold, pred, ["d1"] * 40, n_samples=200)
+    assert one_doc["unit"] == "paragraph" and "too narrow" in one_doc["note"]
+    assert one_doc["accuracy"]["low"] < one_doc["accuracy"]["point"] < one_doc["accuracy"]["high"]
+    many = bootstrap_intervals(gold, pred, [f"d{i // 2}" for i in range(40)], n_samples=200)
+    assert many["unit"] == "document" and many["note"] == ""
