@@ -7,9 +7,15 @@ Workload: the bundled raw reports (data/corpus: hard-wrapped PDF copies, web cop
 UTF-8 files) copied into numbered folders until the job holds at least --paragraphs
 paragraphs. The model is trained on data/labels.csv. Each measurement is a fresh process
 running ``predict_to_file`` (reading, splitting, classifying, journaling and writing Parquet),
-timed from the call to the output on disk, Dask cluster start-up included; peak memory is the
+timed from the call to the output on disk; peak memory is the
 largest summed memory (PSS on Linux, else RSS) of that process and all its children (workers),
 sampled every 200 ms.
+
+Two Dask settings: ``dask`` is ``--engine dask`` with no scheduler, so predict starts a
+LocalCluster inside the timing (worker processes start and import the package); ``dask-cluster``
+is a running cluster, as the README sets one up: ``dask scheduler`` and ``dask worker
+--preload pipeline.engines`` started before the timing, ``--scheduler`` pointing at them (the
+model still travels to the workers and loads inside the timing).
 
 Printed: paragraphs/s and characters/s per engine and worker count; scaling efficiency
 (2 workers ÷ 1), Dask overhead (Dask time ÷ local time − 1), and the peak-memory ratio
@@ -38,7 +44,7 @@ import json, sys
 from pipeline.batch import predict_to_file
 args = json.loads(sys.argv[1])
 run = predict_to_file(args["model"], args["inputs"], args["out"], workers=args["workers"], engine=args["engine"],
-                      progress=False)
+                      scheduler=args.get("scheduler"), progress=False)
 print(json.dumps({"seconds": run.seconds, "paragraphs": run.paragraphs, "characters": run.characters,
                   "documents": run.documents, "failures": len(run.failures), "workers": run.workers}))
 """
@@ -97,12 +103,79 @@ def _children_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class RunningCluster:
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, for the dask-cluster setting."""
+
+    def __init__(self, workers: int):
+        self.workers, self.procs = workers, []
+
+    current: "RunningCluster | None" = None
+
+    def __enter__(self) -> str:
+        import socket
+
+        RunningCluster.current = self
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        dask = str(Path(sys.executable).with_name("dask"))
+        quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+        self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                            "--no-dashboard"], **quiet))
+        self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nworkers", str(self.workers),
+                                            "--nthreads", "1", "--no-dashboard", "--preload", "pipeline.engines"],
+                                           **quiet))
+        from distributed import Client
+
+        with Client(self.address, timeout=60) as client:
+            client.wait_for_workers(self.workers, timeout=60)
+        return self.address
+
+    def __exit__(self, *exc):
+        for proc in reversed(self.procs):
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        return False
+
+
 def measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers: int) -> dict:
+    if engine == "dask-cluster":
+        with RunningCluster(workers) as address:
+            cluster = RunningCluster.current
+            result = _measure(model, inputs, out, engine="dask", workers=workers, scheduler=address,
+                              also=[p.pid for p in cluster.procs])
+        result["engine"] = engine
+        return result
+    return _measure(model, inputs, out, engine=engine, workers=workers)
+
+
+def _measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers: int,
+             scheduler: str | None = None, also: list[int] = ()) -> dict:
+    """One timed run in a fresh process. ``also``: PIDs of a running cluster, whose memory and
+    CPU count as this job's, not as other load."""
     import psutil
 
     spec = json.dumps({"model": str(model), "inputs": [str(p) for p in inputs], "out": str(out),
-                       "workers": workers, "engine": engine})
-    busy_before, ours_before = _busy_seconds(), _children_seconds() + _own_seconds()
+                       "workers": workers, "engine": engine, "scheduler": scheduler})
+    cluster = [psutil.Process(pid) for pid in also]
+
+    def cluster_cpu() -> float:
+        total = 0.0
+        for member in cluster:
+            try:
+                for p in (member, *member.children(recursive=True)):
+                    times = p.cpu_times()
+                    total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    busy_before, ours_before = _busy_seconds(), _children_seconds() + _own_seconds() + cluster_cpu()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     started = time.perf_counter()
@@ -110,6 +183,8 @@ def measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers:
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
+            for member in cluster:
+                tree += [member, *member.children(recursive=True)]
             peak = max(peak, sum(_memory(p) for p in tree))
         except psutil.Error:
             pass
@@ -117,7 +192,7 @@ def measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers:
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - started
     # CPU the machine spent on anything but this job: other users' work skews the figures.
-    others = (_busy_seconds() - busy_before) - (_children_seconds() + _own_seconds() - ours_before)
+    others = (_busy_seconds() - busy_before) - (_children_seconds() + _own_seconds() + cluster_cpu() - ours_before)
     if proc.returncode != 0:
         raise SystemExit(f"{engine} × {workers} failed:\n{stderr}")
     result = json.loads(stdout.strip().splitlines()[-1])
@@ -132,7 +207,8 @@ def measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paragraphs", type=int, default=200_000, help="workload size (default: 200000)")
-    parser.add_argument("--engines", default="local,dask", help="comma-separated: local, dask")
+    parser.add_argument("--engines", default="local,dask,dask-cluster",
+                        help="comma-separated: local, dask, dask-cluster (default: all three)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default: 1,2)")
     parser.add_argument("--memory-factor", type=int, default=10, help="large input ÷ base input (default: 10)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the fastest counts (default: 1)")
@@ -160,7 +236,7 @@ def main(argv=None) -> int:
                          for _ in range(max(args.repeat, 1))]
                 r = min(tries, key=lambda t: t["seconds"])
                 runs.append(r)
-                print(f"{engine:5s} workers={workers}: {r['paragraphs']:,} paragraphs in {r['seconds']:.1f}s = "
+                print(f"{engine:12s} workers={workers}: {r['paragraphs']:,} paragraphs in {r['seconds']:.1f}s = "
                       f"{r['paragraphs_per_s']:,.0f} paragraphs/s, {r['chars_per_s']:,.0f} chars/s; "
                       f"peak memory {r['peak_memory_mb']:.0f} MB; other load on the machine {r['other_load']:.0%}",
                       flush=True)
@@ -173,10 +249,12 @@ def main(argv=None) -> int:
             one, two = rate(engine, 1), rate(engine, 2)
             if one and two:
                 ratios[f"scaling_2_vs_1_{engine}"] = round(two / one, 3)
-        if "dask" in engines and "local" in engines:
-            for workers in worker_counts:
-                local, dask = rate("local", workers), rate("dask", workers)
-                ratios[f"dask_overhead_{workers}w"] = round(local / dask - 1, 3)  # extra time on Dask
+        for dask_engine in ("dask", "dask-cluster"):
+            if dask_engine in engines and "local" in engines:
+                for workers in worker_counts:
+                    local, dask = rate("local", workers), rate(dask_engine, workers)
+                    # extra time on Dask
+                    ratios[f"{dask_engine.replace('-', '_')}_overhead_{workers}w"] = round(local / dask - 1, 3)
 
         # Memory: the same job on a tenth of the input, 2 workers (or the most asked for).
         base_copies = max(len(folders) // args.memory_factor, 1)
@@ -197,7 +275,7 @@ def main(argv=None) -> int:
             if f"scaling_2_vs_1_{engine}" in ratios:
                 verdicts.append((f"{engine} 2 workers ≥ {TARGETS['scaling_2_vs_1']}× one",
                                  ratios[f"scaling_2_vs_1_{engine}"] >= TARGETS["scaling_2_vs_1"]))
-        for key in [k for k in ratios if k.startswith("dask_overhead")]:
+        for key in [k for k in ratios if "_overhead_" in k]:
             verdicts.append((f"{key} ≤ {TARGETS['dask_overhead_max']:.0%}", ratios[key] <= TARGETS["dask_overhead_max"]))
         verdicts.append((f"memory ratio < {TARGETS['memory_ratio_max']}",
                          ratios["memory_peak_ratio"] < TARGETS["memory_ratio_max"]))

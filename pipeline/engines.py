@@ -68,6 +68,20 @@ def warm_up(model: TopicModel) -> TopicModel:
     return model
 
 
+def dask_setup(worker=None) -> None:
+    """Run by ``dask worker --preload pipeline.engines`` when a worker starts: import what a task
+    needs and build the default segmenter's dictionary now, so the first job on a running cluster
+    does not pay for them (measured: about 1.5 s of a 5 s job on two workers)."""
+    import sklearn.calibration  # noqa: F401  (the classes a model pickle refers to)
+    import sklearn.svm  # noqa: F401
+
+    from .config import DEFAULT_CONFIG
+    from .preprocess import Segmenter
+
+    pre = DEFAULT_CONFIG["preprocess"]
+    Segmenter(pre["backend"], hmm=pre["hmm"], use_stopwords=pre["use_stopwords"]).warm_up()
+
+
 class SerialEngine:
     ships_inputs = False
     workers = 1
