@@ -35,8 +35,11 @@ def local_output(tmp_path_factory, model_dir, inputs) -> pd.DataFrame:
     return pd.read_parquet(out)
 
 
-def test_local_cluster_matches_local_engine(tmp_path, model_dir, inputs, local_output):
+@pytest.mark.parametrize("ship", [False, True], ids=["workers-read-files", "client-ships-files"])
+def test_local_cluster_matches_local_engine(tmp_path, model_dir, inputs, local_output, ship, monkeypatch):
     pytest.importorskip("distributed")
+    # Workers on this machine read inputs themselves; pretend they are remote to test shipping too.
+    monkeypatch.setattr("pipeline.engines.workers_share_disk", lambda client: not ship)
     run = predict_to_file(model_dir, inputs, tmp_path / "d.parquet", engine="dask", workers=2, chunk_size=80)
     assert run.engine == "dask" and run.workers == 2 and run.tasks > 4
     assert [Path(p).name for p, _ in run.failures] == ["broken.txt"]
