@@ -96,13 +96,6 @@ def _own_seconds() -> float:
     return times.user + times.system
 
 
-def _children_seconds() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # all waited-for descendants, workers included
-    return usage.ru_utime + usage.ru_stime
-
-
 class RunningCluster:
     """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, for the dask-cluster setting."""
 
@@ -164,35 +157,46 @@ def _measure(model: Path, inputs: list[Path], out: Path, *, engine: str, workers
                        "workers": workers, "engine": engine, "scheduler": scheduler})
     cluster = [psutil.Process(pid) for pid in also]
 
-    def cluster_cpu() -> float:
-        total = 0.0
+    def job_tree(root) -> list:
+        tree = [root, *root.children(recursive=True)] if root is not None else []
         for member in cluster:
-            try:
-                for p in (member, *member.children(recursive=True)):
-                    times = p.cpu_times()
-                    total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
+            tree += [member, *member.children(recursive=True)]
+        return tree
 
-    busy_before, ours_before = _busy_seconds(), _children_seconds() + _own_seconds() + cluster_cpu()
+    def cpu_of(p) -> float:
+        times = p.cpu_times()
+        return times.user + times.system
+
+    # CPU of every process of the job (the runner, its workers however they were started, a
+    # running cluster), sampled with memory; a running cluster's earlier CPU is subtracted.
+    baseline, cpu = {}, {}
+    for p in job_tree(None):
+        try:
+            baseline[p.pid] = cpu_of(p)
+        except psutil.Error:
+            pass
+    busy_before, own_before = _busy_seconds(), _own_seconds()
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, spec], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     started = time.perf_counter()
     root, peak = psutil.Process(proc.pid), 0
     while proc.poll() is None:
         try:
-            tree = [root, *root.children(recursive=True)]
-            for member in cluster:
-                tree += [member, *member.children(recursive=True)]
+            tree = job_tree(root)
             peak = max(peak, sum(_memory(p) for p in tree))
+            for p in tree:
+                try:
+                    cpu[p.pid] = cpu_of(p)
+                except psutil.Error:
+                    pass
         except psutil.Error:
             pass
         time.sleep(0.2)  # reading PSS costs CPU; memory here is a plateau, not a spike
     stdout, stderr = proc.communicate()
     wall = time.perf_counter() - started
+    ours = sum(value - baseline.get(pid, 0.0) for pid, value in cpu.items())
     # CPU the machine spent on anything but this job: other users' work skews the figures.
-    others = (_busy_seconds() - busy_before) - (_children_seconds() + _own_seconds() + cluster_cpu() - ours_before)
+    others = (_busy_seconds() - busy_before) - ours - (_own_seconds() - own_before)
     if proc.returncode != 0:
         raise SystemExit(f"{engine} × {workers} failed:\n{stderr}")
     result = json.loads(stdout.strip().splitlines()[-1])

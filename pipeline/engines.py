@@ -18,6 +18,7 @@ per worker process, never per task.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import io
@@ -234,6 +235,26 @@ def workers_share_disk(client) -> bool:
     return bool(hosts) and hosts <= _this_machine()
 
 
+# Modules a LocalCluster's workers need, imported once in the forkserver they are forked from.
+_FORKSERVER_PRELOAD = ["distributed", "numpy", "scipy", "pandas", "pyarrow", "sklearn", "pipeline.engines"]
+
+
+@contextlib.contextmanager
+def _forkserver_workers():
+    """Start LocalCluster workers from a forkserver that has the package imported.
+
+    Dask spawns fresh interpreters by default; measured here, a spawned worker used 13.2 CPU-s
+    for the work a forked one does in 11.0 (and the local pool's in 10.0). Plain fork from this
+    process is unsafe (Dask's event-loop thread is running); a forkserver is single-threaded.
+    """
+    import dask
+    from distributed.utils import get_mp_context
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context().set_forkserver_preload(_FORKSERVER_PRELOAD)
+        yield
+
+
 class DaskEngine:
     # Decided once connected: workers on other machines get the report bytes from the client;
     # workers on this machine read the files themselves (measured: shipping them through the
@@ -261,8 +282,9 @@ class DaskEngine:
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout=WORKER_WAIT_SECONDS)
             else:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
+                with _forkserver_workers():
+                    self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
             self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
         except (OSError, TimeoutError) as exc:
