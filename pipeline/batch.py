@@ -47,7 +47,7 @@ import pandas as pd
 
 from .errors import InputError, PipelineError
 from .model import TopicModel
-from .reading import _select_columns, is_table, iter_report_paths, read_report, read_table, read_text_file
+from .reading import _read_excel, _select_columns, is_table, iter_report_paths, read_report, read_table, read_text_file
 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 PREDICTION_COLUMNS = ("label", "score")
@@ -265,7 +265,7 @@ def iter_table_chunks(path: Path, *, text_col: str = "text", chunk_rows: int = D
     size = path.stat().st_size
     start = 0
     try:
-        for raw, consumed in _raw_table_chunks(path, suffix, size, chunk_rows):
+        for raw, consumed in _raw_table_chunks(path, suffix, size, chunk_rows, text_col):
             frame = _select_columns(raw, path, text_col, None, None, False)
             yield start, _complete_table_frame(frame, path, start), consumed
             start += len(frame)
@@ -278,7 +278,8 @@ def iter_table_chunks(path: Path, *, text_col: str = "text", chunk_rows: int = D
         raise InputError(f"{path}: the table has no rows")
 
 
-def _raw_table_chunks(path: Path, suffix: str, size: int, chunk_rows: int) -> Iterator[tuple[pd.DataFrame, int]]:
+def _raw_table_chunks(path: Path, suffix: str, size: int, chunk_rows: int,
+                      text_col: str) -> Iterator[tuple[pd.DataFrame, int]]:
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -288,9 +289,7 @@ def _raw_table_chunks(path: Path, suffix: str, size: int, chunk_rows: int) -> It
             yield batch.to_pandas(), math.ceil(size * batch.num_rows / total)
         return
     if suffix == ".xlsx":  # a workbook cannot be streamed; these are small in practice
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str)
-        usable = [df for df in sheets.values() if not df.empty]
-        whole = pd.concat(usable, ignore_index=True) if usable else pd.DataFrame()
+        whole = _read_excel(path, None, text_col)  # the sheets read_table would use
         for i in range(0, len(whole), chunk_rows):
             yield whole.iloc[i:i + chunk_rows].reset_index(drop=True), math.ceil(size * min(chunk_rows, len(whole) - i) / len(whole))
         return

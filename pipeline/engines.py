@@ -13,8 +13,9 @@ per worker process, never per task.
 - ``DaskEngine``: a ``dask.distributed`` cluster, local or remote. The model's ``model.joblib``
   bytes are scattered to every worker once (``client.scatter(..., broadcast=True)``); a worker
   verifies their sha256 and unpickles them on its first task, then keeps the model for the
-  rest of the job. Report files are read here and shipped as bytes, tables as row slices, so
-  workers need neither the model folder nor the input files on their disks.
+  rest of the job. Tables travel as row slices; report files are shipped as bytes to workers on
+  other machines (which then need neither the model folder nor the inputs on disk), while
+  workers on this machine read them directly.
 """
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ class PoolEngine:
 
     def __exit__(self, exc_type, *exc):
         self.pool.shutdown(wait=exc_type is None, cancel_futures=True)
+        gc.unfreeze()  # a notebook that runs many jobs must not keep their objects out of GC for good
         return False
 
     def map_unordered(self, tasks: Iterable) -> Iterator:
@@ -183,15 +185,10 @@ class ModelPayload:
         """From the saved folder when there is one (its bytes, checked against the card), else
         by pickling the in-memory model."""
         if model_dir is not None:
-            from .persistence import MODEL_FILE, read_card
+            from .persistence import read_verified
 
-            card = read_card(model_dir)
-            data = (model_dir / MODEL_FILE).read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            if sha != card["model_sha256"]:
-                raise ModelError(f"{model_dir / MODEL_FILE}: sha256 does not match the card; the file is corrupt "
-                                 "or was replaced. Refusing to send it to workers; retrain or copy the folder again")
-            return cls(sha, data, card)
+            card, data = read_verified(model_dir)
+            return cls(card["model_sha256"], data, card)
         data = _model_bytes(model)
         return cls(hashlib.sha256(data).hexdigest(), data, model.card)
 

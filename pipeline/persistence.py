@@ -122,21 +122,33 @@ def read_card(path: str | os.PathLike) -> dict:
     return card
 
 
-def load_model(path: str | os.PathLike):
-    """Verify, then unpickle. Raises ``ModelError`` before unpickling on any mismatch."""
-    from .model import TopicModel
-
+def read_verified(path: str | os.PathLike) -> tuple[dict, bytes]:
+    """The card and the bytes of ``model.joblib``, read once and checked against the card's
+    sha256. Everything that unpickles a model (here, or a Dask worker) starts from these."""
     path = Path(path)
     card = read_card(path)
     model_path = path / MODEL_FILE
-    if not model_path.exists():
-        raise ModelError(f"{model_path}: missing; the folder has a card but no model")
-    actual = file_sha256(model_path)
+    try:
+        data = model_path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{model_path}: missing; the folder has a card but no model") from None
+    actual = hashlib.sha256(data).hexdigest()
     if actual != card["model_sha256"]:
         raise ModelError(
             f"{model_path}: sha256 {actual[:16]}… does not match the card's {str(card['model_sha256'])[:16]}…; "
             "the file is corrupt or was replaced. Refusing to unpickle it; retrain or copy the folder again"
         )
+    return card, data
+
+
+def load_model(path: str | os.PathLike):
+    """Verify, then unpickle. Raises ``ModelError`` before unpickling on any mismatch."""
+    import io
+
+    from .model import TopicModel
+
+    path = Path(path)
+    card, data = read_verified(path)
     trained_with = card.get("versions", {}).get("scikit-learn")
     running = library_versions()["scikit-learn"]
     if trained_with and trained_with != running:
@@ -146,7 +158,7 @@ def load_model(path: str | os.PathLike):
             stacklevel=2,
         )
     try:
-        pipeline = joblib.load(model_path)
+        pipeline = joblib.load(io.BytesIO(data))
     except Exception as exc:
-        raise ModelError(f"{model_path}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
+        raise ModelError(f"{path / MODEL_FILE}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
     return TopicModel(pipeline, card)
