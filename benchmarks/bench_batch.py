@@ -13,9 +13,10 @@ sampled every 200 ms.
 
 Two Dask settings: ``dask`` is ``--engine dask`` with no scheduler, so predict starts a
 LocalCluster inside the timing (worker processes start and import the package); ``dask-cluster``
-is a running cluster, as the README sets one up: ``dask scheduler`` and ``dask worker
---preload pipeline.engines`` started before the timing, ``--scheduler`` pointing at them (the
-model still travels to the workers and loads inside the timing).
+is a running cluster, as the README sets one up: ``dask scheduler --preload pipeline.engines``
+and ``dask worker --preload pipeline.engines --preload-nanny pipeline.engines`` started before
+the timing, ``--scheduler`` pointing at them (the model still travels to the workers and loads
+inside the timing).
 
 Printed: paragraphs/s and characters/s per engine and worker count; scaling efficiency
 (2 workers ÷ 1), Dask overhead (Dask time ÷ local time − 1), and the peak-memory ratio
@@ -115,9 +116,10 @@ class RunningCluster:
         dask = str(Path(sys.executable).with_name("dask"))
         quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
         self.procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                            "--no-dashboard"], **quiet))
+                                            "--no-dashboard", "--preload", "pipeline.engines"], **quiet))
         self.procs.append(subprocess.Popen([dask, "worker", self.address, "--nworkers", str(self.workers),
-                                            "--nthreads", "1", "--no-dashboard", "--preload", "pipeline.engines"],
+                                            "--nthreads", "1", "--no-dashboard", "--preload", "pipeline.engines",
+                                            "--preload-nanny", "pipeline.engines"],
                                            **quiet))
         from distributed import Client
 

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from . import api
+from .batch import DEFAULT_CHUNK_SIZE
 from .errors import InputError, PipelineError
 
 
@@ -210,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="list unreadable inputs here (path, reason); default: OUT_STEM.errors.csv when any failed")
     p.add_argument("--low-confidence", type=float, metavar="P",
                    help="summary: count paragraphs scored below P (default: the model's evaluation.low_confidence)")
-    p.add_argument("--chunk-size", type=int, default=1000, metavar="N",
-                   help="paragraphs per task, roughly: table rows, or report files grouped by size (default: 1000)")
+    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
+                   help="paragraphs per task, roughly: table rows, or report files grouped by size "
+                        f"(default: {DEFAULT_CHUNK_SIZE})")
 
     p = command("ingest", cmd_ingest, "split raw reports into a paragraph table")
     p.add_argument("inputs", nargs="+", help="report files or folders")

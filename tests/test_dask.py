@@ -1,5 +1,6 @@
 """The Dask engine gives the local engine's output row for row: on a LocalCluster of two worker
 processes, and on a scheduler and worker started as separate processes, as on a real cluster."""
+import os
 import shutil
 import socket
 import subprocess
@@ -46,6 +47,41 @@ def test_local_cluster_matches_local_engine(tmp_path, model_dir, inputs, local_o
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "d.parquet"), local_output)
 
 
+def _start_environment_probe():
+    """A function for ``client.run``, defined locally so that it travels by value (workers cannot
+    import this test module): a worker's environment as its process started (what glibc read),
+    as it is now, and the Dask settings it runs under."""
+
+    def probe() -> dict:
+        import os
+
+        import dask
+
+        raw = open("/proc/self/environ", "rb").read().split(b"\0")
+        started = dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+        return {"MALLOC_TRIM_THRESHOLD_ at start": started.get("MALLOC_TRIM_THRESHOLD_"),
+                "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                "profile": dask.config.get("distributed.worker.profile.enabled")}
+
+    return probe
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/environ").exists() or "MALLOC_TRIM_THRESHOLD_" in os.environ,
+                                reason="reads /proc; or this machine sets MALLOC_TRIM_THRESHOLD_ itself")
+
+
+@needs_proc
+def test_local_cluster_workers_keep_glibc_malloc_tuning(model_dir):
+    pytest.importorskip("distributed")
+    from pipeline.engines import DaskEngine
+
+    with DaskEngine(None, model_dir=model_dir, workers=2, scheduler=None) as engine:
+        seen = engine.client.run(_start_environment_probe())
+    assert len(seen) == 2
+    for env in seen.values():
+        assert env == {"MALLOC_TRIM_THRESHOLD_ at start": None, "MALLOC_TRIM_THRESHOLD_": None, "profile": False}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -71,20 +107,32 @@ def test_separate_scheduler_and_worker_processes(tmp_path, model_dir, inputs, lo
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     logs = open(tmp_path / "dask.log", "w")
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                              stdout=logs, stderr=subprocess.STDOUT)]
+    # The commands of the README's "Running on a cluster", preloads included, in an environment
+    # that leaves malloc alone (so the check below sees what the preload did).
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+                               "--preload", "pipeline.engines"], stdout=logs, stderr=subprocess.STDOUT, env=env)]
     try:
         _wait_for_port(port, procs)
         # Workers run from another folder: the model and the inputs reach them over the network.
         procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", "2", "--nthreads", "1",
-                                       "--no-dashboard", "--local-directory", str(tmp_path / "w")],
-                                      stdout=logs, stderr=subprocess.STDOUT, cwd=tmp_path))
-        out = tmp_path / "p.parquet"
-        r = run_cli("predict", model_dir, *inputs, "--out", out, "--engine", "dask", "--scheduler", address,
-                    "--chunk-size", "80", timeout=180)
-        assert r.returncode == 2, r.stderr  # the broken file is reported; everything else classified
-        assert "broken.txt" in r.stderr and "(dask, 2 worker(s))" in r.stderr
-        pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+                                       "--no-dashboard", "--local-directory", str(tmp_path / "w"),
+                                       "--preload", "pipeline.engines", "--preload-nanny", "pipeline.engines"],
+                                      stdout=logs, stderr=subprocess.STDOUT, cwd=tmp_path, env=env))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)  # the cluster is up before the job, as on a real one
+            out = tmp_path / "p.parquet"
+            r = run_cli("predict", model_dir, *inputs, "--out", out, "--engine", "dask", "--scheduler", address,
+                        "--chunk-size", "80", timeout=180)
+            assert r.returncode == 2, r.stderr  # the broken file is reported; everything else classified
+            assert "broken.txt" in r.stderr and "(dask, 2 worker(s))" in r.stderr
+            pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
+            if Path("/proc/self/environ").exists():
+                for env in client.run(_start_environment_probe()).values():
+                    # The nanny preload kept Dask's malloc setting out of the worker's start.
+                    assert env["MALLOC_TRIM_THRESHOLD_ at start"] is None and env["MALLOC_TRIM_THRESHOLD_"] is None
     finally:
         for p in reversed(procs):
             p.terminate()
