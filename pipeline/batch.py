@@ -24,12 +24,16 @@ How a job runs:
    into place; then the journal is removed. Killed at any point and rerun with ``resume=True``,
    the output holds every paragraph exactly once.
 
+One job writes an output at a time (``output_lock``): a second one on the same output fails at
+once instead of sharing the first one's journal.
+
 A document that cannot be read is recorded (path, reason) in the errors file and the job goes
 on; ``BatchRun.failures`` lists them, and the CLI exits 2 when there are any.
 """
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import json
@@ -682,101 +686,126 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
     if chunk_size < 1:
         raise InputError(f"chunk size must be at least 1, got {chunk_size}")
 
-    model_dir = None if isinstance(model, TopicModel) else Path(model)
-    if model_dir is None:
-        card = model.card
-    elif engine == "dask":
-        # Only the workers unpickle the model; here the card (labels, config, sha256) is enough.
-        model, card = None, read_card(model_dir)
-    else:
-        model = load_model(model_dir)
-        card = model.card
-    labels = [str(label) for label in card["labels"]]
-    threshold = card["config"].get("evaluation", {}).get("low_confidence", 0.5) if low_confidence is None else low_confidence
-    runner = engines.make_engine(engine, model, model_dir=model_dir, workers=workers, scheduler=scheduler)
+    # One job per output at a time: two would share the journal and interleave their rows.
+    with output_lock(out):
+        model_dir = None if isinstance(model, TopicModel) else Path(model)
+        if model_dir is None:
+            card = model.card
+        elif engine == "dask":
+            # Only the workers unpickle the model; here the card (labels, config, sha256) is enough.
+            model, card = None, read_card(model_dir)
+        else:
+            model = load_model(model_dir)
+            card = model.card
+        labels = [str(label) for label in card["labels"]]
+        threshold = (card["config"].get("evaluation", {}).get("low_confidence", 0.5) if low_confidence is None
+                     else low_confidence)
+        runner = engines.make_engine(engine, model, model_dir=model_dir, workers=workers, scheduler=scheduler)
 
-    job = {"version": JOURNAL_VERSION, "model": card.get("model_sha256") or engines.model_fingerprint(model),
-           "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
-           "chunk_size": chunk_size}
-    journal = Journal(out, job)
+        job = {"version": JOURNAL_VERSION, "model": card.get("model_sha256") or engines.model_fingerprint(model),
+               "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
+               "chunk_size": chunk_size}
+        journal = Journal(out, job)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        resumed = journal.open(resume)
+        pause = _pause_hook()
+
+        bar = None
+        with runner:
+            if progress is None:
+                progress = sys.stderr.isatty()
+            if progress:
+                from tqdm import tqdm
+
+                total = sum(p.stat().st_size for item in inputs if item.exists() for p in iter_units([item]) if p.exists())
+                bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="predict",
+                           file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+            counts = {"docs": 0, "paras": 0, "failed": 0, "commits": 0, "tasks": 0, "resumed": 0}
+            tick = time.perf_counter()
+
+            def account(meta: dict, nbytes: int) -> None:
+                counts["docs"] += meta["documents"]
+                counts["paras"] += meta["rows"]
+                counts["failed"] += len(meta["failures"])
+                if bar is not None:
+                    rate = counts["paras"] / max(time.perf_counter() - tick, 1e-9)
+                    bar.set_postfix_str(f"{counts['docs']} docs, {counts['paras']} paras, {rate:,.0f} paras/s, "
+                                        f"{counts['failed']} failed", refresh=False)
+                    bar.update(nbytes)
+
+            in_flight: dict[int, Task] = {}
+
+            def pending() -> Iterator[Task]:
+                """Tasks still to run; committed ones are skipped, failures found while planning committed."""
+                for task in plan_tasks(inputs, text_col=text_col, chunk_size=chunk_size):
+                    counts["tasks"] = task.task_id + 1
+                    meta = journal.meta(task.task_id) if resumed else None
+                    if meta is not None:
+                        if meta["signature"] != task.signature:
+                            raise InputError(f"{task.source}: changed since the interrupted run; rerun without --resume")
+                        account(meta, task.nbytes)
+                        counts["resumed"] += 1
+                        continue
+                    if task.kind == "failed":
+                        account(journal.commit(task, run_task(model, task)), task.nbytes)
+                        continue
+                    if runner.ships_inputs and task.kind == "reports":
+                        task.payloads = tuple(_read_bytes(p) for p in task.paths)
+                    in_flight[task.task_id] = task
+                    yield task
+
+            try:
+                for result in runner.map_unordered(pending()):
+                    task = in_flight.pop(result.task_id)
+                    account(journal.commit(task, result), task.nbytes)
+                    counts["commits"] += 1
+                    pause(f"commit:{counts['commits']}")
+            finally:
+                if bar is not None:
+                    bar.close()
+
+        totals = _collect(journal, counts["tasks"], labels)
+        failures = totals.failures
+        doc_summary = _DocumentSummary(labels, threshold) if summary_path else None
+        if totals.paragraphs:
+            _assemble(journal, totals, out, doc_summary, pause)
+        if failures or errors is not None:
+            write_table(pd.DataFrame(failures, columns=["path", "reason"]), errors_path)
+        else:
+            errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
+            errors_path = None
+        if doc_summary is not None:
+            write_table(doc_summary.frame(), summary_path)
+        journal.remove()
+        if not totals.paragraphs:
+            first = f": {failures[0][1]}" if failures else ""
+            raise InputError(f"no paragraphs found in the inputs; nothing written{first}")
+        return BatchRun(out=out, documents=totals.documents, paragraphs=totals.paragraphs, characters=totals.characters,
+                        failures=failures, seconds=time.perf_counter() - started, tasks=counts["tasks"],
+                        resumed_tasks=counts["resumed"],
+                        engine=engine, workers=runner.workers, errors_path=errors_path, summary_path=summary_path)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``.<out name>.lock`` beside the output for the whole job, or fail at once naming the
+    output. The operating system drops the lock when a job dies, however it dies, so there is
+    nothing stale to clean up after a kill; a job that ends removes the file while it still holds
+    the lock (filelock then makes a job that opened the old file look again)."""
+    from filelock import FileLock, Timeout
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    resumed = journal.open(resume)
-    pause = _pause_hook()
-
-    bar = None
-    with runner:
-        if progress is None:
-            progress = sys.stderr.isatty()
-        if progress:
-            from tqdm import tqdm
-
-            total = sum(p.stat().st_size for item in inputs if item.exists() for p in iter_units([item]) if p.exists())
-            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="predict",
-                       file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-        counts = {"docs": 0, "paras": 0, "failed": 0, "commits": 0, "tasks": 0, "resumed": 0}
-        tick = time.perf_counter()
-
-        def account(meta: dict, nbytes: int) -> None:
-            counts["docs"] += meta["documents"]
-            counts["paras"] += meta["rows"]
-            counts["failed"] += len(meta["failures"])
-            if bar is not None:
-                rate = counts["paras"] / max(time.perf_counter() - tick, 1e-9)
-                bar.set_postfix_str(f"{counts['docs']} docs, {counts['paras']} paras, {rate:,.0f} paras/s, "
-                                    f"{counts['failed']} failed", refresh=False)
-                bar.update(nbytes)
-
-        in_flight: dict[int, Task] = {}
-
-        def pending() -> Iterator[Task]:
-            """Tasks still to run; committed ones are skipped, failures found while planning committed."""
-            for task in plan_tasks(inputs, text_col=text_col, chunk_size=chunk_size):
-                counts["tasks"] = task.task_id + 1
-                meta = journal.meta(task.task_id) if resumed else None
-                if meta is not None:
-                    if meta["signature"] != task.signature:
-                        raise InputError(f"{task.source}: changed since the interrupted run; rerun without --resume")
-                    account(meta, task.nbytes)
-                    counts["resumed"] += 1
-                    continue
-                if task.kind == "failed":
-                    account(journal.commit(task, run_task(model, task)), task.nbytes)
-                    continue
-                if runner.ships_inputs and task.kind == "reports":
-                    task.payloads = tuple(_read_bytes(p) for p in task.paths)
-                in_flight[task.task_id] = task
-                yield task
-
-        try:
-            for result in runner.map_unordered(pending()):
-                task = in_flight.pop(result.task_id)
-                account(journal.commit(task, result), task.nbytes)
-                counts["commits"] += 1
-                pause(f"commit:{counts['commits']}")
-        finally:
-            if bar is not None:
-                bar.close()
-
-    totals = _collect(journal, counts["tasks"], labels)
-    failures = totals.failures
-    doc_summary = _DocumentSummary(labels, threshold) if summary_path else None
-    if totals.paragraphs:
-        _assemble(journal, totals, out, doc_summary, pause)
-    if failures or errors is not None:
-        write_table(pd.DataFrame(failures, columns=["path", "reason"]), errors_path)
-    else:
-        errors_path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
-        errors_path = None
-    if doc_summary is not None:
-        write_table(doc_summary.frame(), summary_path)
-    journal.remove()
-    if not totals.paragraphs:
-        first = f": {failures[0][1]}" if failures else ""
-        raise InputError(f"no paragraphs found in the inputs; nothing written{first}")
-    return BatchRun(out=out, documents=totals.documents, paragraphs=totals.paragraphs, characters=totals.characters,
-                    failures=failures, seconds=time.perf_counter() - started, tasks=counts["tasks"],
-                    resumed_tasks=counts["resumed"],
-                    engine=engine, workers=runner.workers, errors_path=errors_path, summary_path=summary_path)
+    lock = FileLock(out.with_name(f".{out.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise InputError(f"{out}: another predict job is writing this output; wait for it to finish, "
+                         "or choose another output") from None
+    try:
+        yield
+    finally:
+        Path(lock.lock_file).unlink(missing_ok=True)
+        lock.release()
 
 
 def _read_bytes(path: str) -> bytes | None:

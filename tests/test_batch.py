@@ -188,6 +188,29 @@ def test_killed_job_resumes_to_exactly_one_row_per_paragraph(tmp_path, model_dir
     assert pd.read_csv(tmp_path / "s.csv")["paragraphs"].sum() == len(want)
 
 
+def test_a_second_job_on_the_same_output_fails_at_once_and_leaves_the_first_alone(tmp_path, model_dir, reports):
+    out = tmp_path / "p.csv"
+    args = ["predict", model_dir, reports, "--chunk-size", "40", "--workers", "1"]
+    first = _start([*args, "--out", out], "commit:2")
+    try:
+        deadline = time.monotonic() + 120
+        while "paused at" not in (line := first.stderr.readline()) and time.monotonic() < deadline:
+            assert line or first.poll() is None, "the first job ended before its pause point"
+        r = run_cli(*args, "--out", out, "--quiet")
+        assert r.returncode == 2
+        assert f"{out}: another predict job is writing this output" in r.stderr and "Traceback" not in r.stderr
+        assert list(out.with_name(".p.csv.parts").glob("0*.json")), "the second job touched the first's journal"
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        first.stderr.close()
+    # The kill left the lock file; the operating system released the lock, so the next job runs.
+    assert out.with_name(".p.csv.lock").exists()
+    r = run_cli(*args, "--out", out, "--quiet", "--resume")
+    assert r.returncode == 0, r.stderr
+    assert out.exists() and not out.with_name(".p.csv.lock").exists()
+
+
 @pytest.mark.parametrize("suffix", [".jsonl", ".parquet", ".xlsx", ".tsv"])
 def test_every_table_format_streams_in_order(tmp_path, suffix):
     rows = pd.DataFrame({"id": [f"{i:03d}" for i in range(23)], "body": [f"第{i}段，加强理论学习。" for i in range(23)]})
