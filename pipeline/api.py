@@ -106,13 +106,14 @@ def evaluation_report(model: TopicModel | PathLike, data: Data, labels: Sequence
 
 def cross_validation_report(data: Data, labels: Sequence[str] | None = None, *, k: int = 5, config: dict | None = None,
                             text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
-                            max_errors: int | None = 50, progress=None) -> dict:
+                            cv_by: str | None = None, max_errors: int | None = 50, progress=None) -> dict:
     """Grouped K-fold CV of ``config``: the ``evaluation_report`` of out-of-fold predictions, with
-    mean ± std over folds per metric. No model is kept."""
+    mean ± std over folds per metric. No model is kept. Folds are grouped by document, or by the
+    column ``cv_by`` (a writer, unit or year: how the model does on ones it has not seen)."""
     from .evaluation import cv_report
 
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
-    return cv_report(merge_config(config), frame, k, max_errors=max_errors, progress=progress)
+    return cv_report(merge_config(config), frame, k, cv_by=cv_by, max_errors=max_errors, progress=progress)
 
 
 def ingest(inputs: Iterable[PathLike]) -> pd.DataFrame:

@@ -83,12 +83,14 @@ def cmd_evaluate(args) -> int:
         if paths and (Path(paths[0]) / "card.json").exists():
             raise InputError(f"{paths[0]} is a model folder; --cv trains its own models from the config "
                               "(use --config/--set), so pass only labelled tables: evaluate --cv K DATA...")
-        report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns,
+        report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns, cv_by=args.cv_by,
                                              progress=_FoldProgress(args, "cross-validation"))
         title = f"Cross-validation report ({args.cv} folds)"
     else:
         if args.config or args.set:
             raise InputError("--config/--set apply only with --cv; a saved model keeps the config it was trained with")
+        if args.cv_by:
+            raise InputError("--cv-by applies only with --cv: it groups the cross-validation folds")
         if len(paths) < 2:
             raise InputError("evaluate needs a model folder and labelled data: evaluate MODEL_DIR DATA... "
                               "(or cross-validate a config: evaluate --cv K DATA...)")
@@ -192,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv", type=int, metavar="K", help="grouped K-fold cross-validation of the config instead of a model")
     p.add_argument("--config", help="with --cv: TOML or JSON config file")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="with --cv: override one config value")
+    p.add_argument("--cv-by", metavar="COLUMN",
+                   help="with --cv: group the folds by this column (a writer, unit or year) instead of the document, "
+                        "to score the model on writers, units or years it has not seen")
     columns(p)
 
     p = command("predict", cmd_predict, "label paragraphs of reports or tables")

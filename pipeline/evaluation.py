@@ -57,7 +57,8 @@ def grouped_folds(labels: Sequence[str], groups: Sequence[str], k: int, random_s
     """Fold indices split by group; stratified by label where the groups allow it."""
     n_groups = len(set(groups))
     if n_groups < k:
-        raise InputError(f"cross-validation with {k} folds needs at least {k} documents (doc_id groups); found {n_groups}")
+        raise InputError(f"cross-validation with {k} folds needs at least {k} groups (documents, or values of the "
+                         f"--cv-by column); found {n_groups}")
     y = np.asarray(labels)
     try:
         splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
@@ -152,7 +153,8 @@ MIN_BOOTSTRAP_DOCUMENTS = 2
 
 
 def bootstrap_intervals(y_true: Sequence[str], y_pred: Sequence[str], groups: Sequence | None = None, *,
-                        n_samples: int = 1000, confidence: float = 0.95, random_state: int = 0) -> dict:
+                        n_samples: int = 1000, confidence: float = 0.95, random_state: int = 0,
+                        group_name: str = "document") -> dict:
     """Percentile bootstrap intervals for accuracy and macro-F1.
 
     With ``groups`` (doc_id) whole documents are resampled: paragraphs of one report are not
@@ -160,7 +162,7 @@ def bootstrap_intervals(y_true: Sequence[str], y_pred: Sequence[str], groups: Se
     are too narrow. Without groups each paragraph is its own unit. With fewer than
     ``MIN_BOOTSTRAP_DOCUMENTS`` documents, resampling documents says nothing (one document
     gives a zero-width interval), so paragraphs are resampled and ``note`` says the interval
-    is then too narrow.
+    is then too narrow. ``group_name`` names what a group is in the result (``unit``).
     """
     t, p, n_labels = _codes(y_true, y_pred)
     if len(t) == 0:
@@ -169,10 +171,10 @@ def bootstrap_intervals(y_true: Sequence[str], y_pred: Sequence[str], groups: Se
     if groups is not None:
         group_codes, uniques = pd.factorize(pd.Series(list(groups), dtype=object))
         n_groups = len(uniques)
-        unit = "document" if n_groups < len(t) else "paragraph"
+        unit = group_name if n_groups < len(t) else "paragraph"
         if n_groups < MIN_BOOTSTRAP_DOCUMENTS and n_groups < len(t):
-            note = (f"only {n_groups} document(s): paragraphs resampled instead, which ignores that paragraphs "
-                    "of one report are alike, so the interval is too narrow")
+            note = (f"only {n_groups} {group_name}(s): paragraphs resampled instead, which ignores that paragraphs "
+                    f"of one {group_name} are alike, so the interval is too narrow")
             groups = None
     if groups is None:
         group_codes, n_groups, unit = np.arange(len(t)), len(t), "paragraph"
@@ -320,10 +322,16 @@ def evaluate_report(model, frame: pd.DataFrame, *, train_labels: Sequence[str] |
     }
 
 
-def cv_report(config: dict, frame: pd.DataFrame, k: int, *, max_errors: int | None = 50, progress=None) -> dict:
+def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = None, max_errors: int | None = 50,
+              progress=None) -> dict:
     """Grouped K-fold CV of ``config`` on a labelled frame: the same report as ``evaluate_report``
     built from out-of-fold predictions, plus mean ± std over folds per metric. Baselines run
-    in the same folds (the majority label is taken from each training fold)."""
+    in the same folds (the majority label is taken from each training fold).
+
+    Folds are grouped by document (``doc_id``), or by ``cv_by``, any other column: a writer, a
+    unit, a year. Grouped so, no fold trains on the group it is scored on, which estimates how the
+    model does on writers, units or years it has never seen; the intervals then resample whole
+    groups too."""
     from .baselines import MajorityBaseline
     from .config import merge_config
     from .model import build_pipeline, check_training_labels
@@ -332,7 +340,15 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, max_errors: int | No
     settings = config["evaluation"]
     texts = frame["text"].astype(str).tolist()
     gold = frame["label"].astype(str).tolist()
-    groups = frame["doc_id"].astype(str).tolist()
+    group_col = cv_by or "doc_id"
+    if group_col not in frame.columns:
+        raise InputError(f"no column {group_col!r} to group the folds by (columns are {list(frame.columns)})")
+    if frame[group_col].isna().any():
+        rows = (frame.index[frame[group_col].isna()][:5] + 2).tolist()
+        raise InputError(f"{int(frame[group_col].isna().sum())} row(s) have no {group_col!r} to group the folds by, "
+                         f"first at line(s) {rows}")
+    groups = frame[group_col].astype(str).tolist()
+    group_name = "document" if group_col == "doc_id" else f"{group_col} group"
     check_training_labels(gold, folds=config["classifier"]["calibration_folds"])
     result = cross_validate_config(build_pipeline(config), texts, gold, groups, k=k,
                                    random_state=settings["random_state"], progress=progress)
@@ -347,7 +363,7 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, max_errors: int | No
     baselines = baseline_report(texts, gold, labels)
     baselines["majority"] = {**_summary(compute_metrics(gold, majority, labels + sorted(set(majority) - set(labels)))),
                              "description": "majority label of each training fold"}
-    cv = {"k": k, "grouped_by": "doc_id", "n_groups": result["n_groups"]}
+    cv = {"k": k, "grouped_by": group_col, "n_groups": result["n_groups"]}
     for key in ("accuracy", "macro_f1", "weighted_f1"):
         cv[key] = result[key]
     cv["top2_accuracy"] = {"mean": float(np.mean(top2)), "std": float(np.std(top2)), "folds": top2}
@@ -356,7 +372,7 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, max_errors: int | No
         "top2_accuracy": top_k_accuracy(gold, proba, labels, k=2),
         "cv": cv,
         "intervals": bootstrap_intervals(gold, predicted, groups, n_samples=settings["bootstrap_samples"],
-                                         random_state=settings["random_state"]),
+                                         random_state=settings["random_state"], group_name=group_name),
         "calibration": calibration_table(gold, proba, labels),
         "confused_pairs": confused_pairs(metrics["confusion"]),
         "n_errors": int((predicted != y).sum()),

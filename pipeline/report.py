@@ -21,6 +21,12 @@ from .persistence import write_json
 
 # ---- terminal ---------------------------------------------------------------------------------
 
+def _fold_groups(cv: dict) -> str:
+    """What the folds were grouped by: "document", or the ``--cv-by`` column."""
+    grouped_by = cv.get("grouped_by", "doc_id")
+    return "document" if grouped_by == "doc_id" else grouped_by
+
+
 def format_report(report: dict) -> str:
     from .evaluation import format_metrics
 
@@ -34,7 +40,8 @@ def format_report(report: dict) -> str:
         lines.append(f"note: {iv['note']}")
     if "cv" in report:
         cv = report["cv"]
-        lines.append(f"grouped {cv['k']}-fold CV over {cv['n_groups']} documents (mean ± std over folds):")
+        groups = "documents" if _fold_groups(cv) == "document" else f"{_fold_groups(cv)} groups"
+        lines.append(f"grouped {cv['k']}-fold CV over {cv['n_groups']} {groups} (mean ± std over folds):")
         for key in ("accuracy", "macro_f1", "weighted_f1", "top2_accuracy"):
             lines.append(f"  {key:<14} {cv[key]['mean']:.4f} ± {cv[key]['std']:.4f}")
     lines.append(f"expected calibration error = {report['calibration']['ece']:.4f}")
@@ -81,7 +88,7 @@ def render_markdown(report: dict, title: str = "Evaluation report") -> str:
              "## Summary", "", _md_table(_HEADLINE, _headline_rows(report)), ""]
     if "cv" in report:
         cv = report["cv"]
-        parts += [f"## Cross-validation ({cv['k']} folds grouped by document)", "",
+        parts += [f"## Cross-validation ({cv['k']} folds grouped by {_fold_groups(cv)})", "",
                   _md_table(["metric", "mean", "std", "folds"],
                             [[k, cv[k]["mean"], cv[k]["std"], ", ".join(f"{v:.3f}" for v in cv[k]["folds"])]
                              for k in ("accuracy", "macro_f1", "weighted_f1", "top2_accuracy")]), ""]
@@ -248,14 +255,14 @@ def render_html(report: dict, title: str = "Evaluation report") -> str:
 
     parts = [f"<h1>{html.escape(title)}</h1>",
              f'<p class="note">{html.escape(report["setup"]["mode"])}; n = {report["n"]} paragraphs; '
-             f'intervals: {iv["method"]} over {iv["n_units"]} {iv["unit"]}s ({iv["n_samples"]} samples, '
+             f'intervals: {iv["method"]} over {iv["n_units"]} {html.escape(iv["unit"])}s ({iv["n_samples"]} samples, '
              f'seed {iv["random_state"]}).'
              + (f' Note: {html.escape(iv["note"])}.' if iv.get("note") else "") + '</p>',
              "<h2>Summary and baselines</h2>", _html_table(_HEADLINE, _headline_rows(report)),
              img("intervals", "accuracy and macro-F1 with intervals, and baselines")]
     if "cv" in report:
         cv = report["cv"]
-        parts += [f"<h2>Cross-validation ({cv['k']} folds grouped by document)</h2>",
+        parts += [f"<h2>Cross-validation ({cv['k']} folds grouped by {html.escape(_fold_groups(cv))})</h2>",
                   _html_table(["metric", "mean", "std", "folds"],
                               [[k, cv[k]["mean"], cv[k]["std"], ", ".join(f"{v:.3f}" for v in cv[k]["folds"])]
                                for k in ("accuracy", "macro_f1", "weighted_f1", "top2_accuracy")])]

@@ -84,6 +84,28 @@ def test_cli_cross_validation_report(tmp_path, small_csv):
     assert (out / "report.html").exists() and (out / "report.md").exists()
 
 
+def test_cli_cross_validation_grouped_by_another_column(tmp_path, small_corpus):
+    # The bundled doc_ids start with their writer (a1_…): folds by writer score unseen writers.
+    data = small_corpus[["doc_id", "text", "label"]].assign(writer=small_corpus["doc_id"].str.split("_").str[0])
+    path = tmp_path / "by_writer.csv"
+    data.to_csv(path, index=False)
+    n_writers = data["writer"].nunique()
+    assert n_writers >= 3
+    out = tmp_path / "cv"
+    r = run_cli("evaluate", "--cv", "3", path, "--cv-by", "writer", "--report", out,
+                "--set", "evaluation.bootstrap_samples=50")
+    assert r.returncode == 0, r.stderr
+    assert f"3-fold CV over {n_writers} writer groups" in r.stdout
+    assert f"bootstrap samples of {n_writers} writer groups" in r.stdout
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["cv"]["grouped_by"] == "writer" and metrics["cv"]["n_groups"] == n_writers
+    assert metrics["intervals"]["n_units"] == n_writers
+    assert "3 folds grouped by writer)" in (out / "report.md").read_text(encoding="utf-8")
+
+    r = run_cli("evaluate", "--cv", "3", path, "--cv-by", "unit")
+    assert r.returncode == 2 and "no column 'unit' to group the folds by" in r.stderr
+
+
 def test_cli_evaluate_usage_errors(tmp_path, small_csv, model_dir):
     r = run_cli("evaluate", small_csv)
     assert r.returncode == 2 and "evaluate MODEL_DIR DATA" in r.stderr and "--cv K" in r.stderr
@@ -91,5 +113,7 @@ def test_cli_evaluate_usage_errors(tmp_path, small_csv, model_dir):
     assert r.returncode == 2 and "model folder" in r.stderr
     r = run_cli("evaluate", model_dir, small_csv, "--set", "classifier.C=1")
     assert r.returncode == 2 and "only with --cv" in r.stderr
+    r = run_cli("evaluate", model_dir, small_csv, "--cv-by", "doc_id")
+    assert r.returncode == 2 and "--cv-by applies only with --cv" in r.stderr
     r = run_cli("evaluate")
     assert r.returncode == 2 and "usage" in r.stderr
