@@ -29,6 +29,9 @@ HEADING_PATTERNS: tuple[tuple[int, re.Pattern], ...] = (
 )
 # Sentence-final punctuation: a line ending in one of these usually ends a paragraph.
 _TERMINAL = tuple("。！？!?；;…")
+# Punctuation a typesetter never starts a line with: at a wrap it is hung at the end of the
+# line before, which can then run a few columns past the page width.
+_CLOSING = "，。、；：？！,.;:?!…”’）》」』】〕)]%"
 _INDENT = re.compile(r"^[ \t\u3000\u00a0]{2,}|^\u3000")
 
 ROLE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -98,7 +101,8 @@ def _wrap_width(lines: list[str]) -> int | None:
             best, best_count = width, count
     if best is None or best_count < 3 or best_count < 0.25 * len(widths):
         return None
-    wider = sum(1 for w in all_widths if w > best + 2)
+    # Hung closing punctuation may overrun the width; anything else wider is not a wrapped page.
+    wider = sum(1 for s, w in zip(lines, all_widths) if w > best + 2 and display_width(s.rstrip(_CLOSING)) > best + 2)
     return best if wider <= 0.05 * len(all_widths) else None
 
 
@@ -120,10 +124,13 @@ def split_paragraphs(text: str) -> list[str]:
                 paragraphs.append("".join(current))
             current, current_joinable = [], False
             continue
+        # A heading marker (一是, 第一, 1.) after a line wrapped mid-sentence is text that happens
+        # to start the next page line ("健全“" / "第一议题”学习……"), not a new paragraph.
+        mid_sentence = current_joinable and not current[-1].endswith(_TERMINAL + ("：", ":"))
         starts_new = (
             not current
             or not current_joinable
-            or heading_level(line) is not None
+            or (heading_level(line) is not None and not mid_sentence)
             or (uses_indent and _INDENT.match(raw) is not None)
         )
         if starts_new:
@@ -145,6 +152,8 @@ def _looks_wrapped(line: str, width: int | None, uses_indent: bool) -> bool:
     if width is None:
         return False
     w = display_width(line)
+    if w > width + 2:  # hung closing punctuation ("”，") may overrun the page width
+        w = display_width(line.rstrip(_CLOSING))
     if not width - 3 <= w <= width + 2:
         return False
     # A full line that ends a sentence is ambiguous; where paragraphs are indented, the next

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.paragraphs import outline, split_paragraphs
+from pipeline.paragraphs import display_width, outline, split_paragraphs
 from pipeline.reading import decode_bytes, ingest, read_labelled, read_report, read_table
 
 PARAGRAPH = ("一是理论学习的主动性还不够强。体现在班子成员的理论学习还不够深入全面，缺少挤劲、钻劲，缺乏深度思考，"
@@ -27,6 +27,27 @@ def test_indented_pdf_paragraphs_split_at_the_indent():
         body = wrap("\u3000\u3000" + para, 30)
         lines += body
     assert split_paragraphs("\n".join(lines)) == [first, second]
+
+
+def test_a_line_with_hung_closing_punctuation_still_continues():
+    # A typesetter hangs closing punctuation at the end of a line rather than start the next
+    # one with it, so a wrapped line can run a few columns past the page width (here 60).
+    lines = ["三是队伍专业化建设滞后，教育训练重体能轻法律，被民警们称为“",
+             "体能过关就行、法律慢慢再学、考试临时突击、实战全靠老民警经验”，",  # ”， hung
+             "这些问题在基层所队表现得尤为突出。"]
+    assert [display_width(line) for line in lines] == [59, 63, 34]
+    text = "\n".join(["（三）队伍建设方面", *wrap(PARAGRAPH, 30), *lines])
+    assert split_paragraphs(text) == ["（三）队伍建设方面", PARAGRAPH, "".join(lines)]
+
+
+def test_a_numbered_looking_line_after_a_mid_sentence_wrap_continues():
+    # "第一议题" starts like a heading marker (第一), but the line before broke mid-sentence.
+    lines = ["二是对党忠诚的品格锤炼还不够，请示报告制度落实有差距，健全“",
+             "第一议题”学习后的督办清单落实不及时，每季度检查一次的要求",
+             "没有做到。"]
+    assert [display_width(line) for line in lines[:2]] == [59, 57]
+    text = "\n".join([*wrap(PARAGRAPH, 30), *lines])
+    assert split_paragraphs(text) == [PARAGRAPH, "".join(lines)]
 
 
 def test_unwrapped_lines_are_not_joined():
