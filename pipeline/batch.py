@@ -62,7 +62,7 @@ PREDICTION_COLUMNS = ("label", "score")
 # bytes, at about REPORT_BYTES_PER_PARAGRAPH each (the bundled corpus averages 300–350), and at
 # most MAX_DOCS_PER_TASK files. Measured on 200,000 paragraphs, 2 workers: 4000 rather than 1000
 # takes 2–4 % off the local engine and 6–9 % off Dask, whose every task is a few messages between
-# client, scheduler and worker; a task is then about half a second of one core's work.
+# client, scheduler and worker; a task is then up to about half a second of one core's work.
 DEFAULT_CHUNK_SIZE = 4000
 REPORT_BYTES_PER_PARAGRAPH = 300
 MAX_DOCS_PER_TASK = 64

@@ -344,9 +344,9 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = 
     if group_col not in frame.columns:
         raise InputError(f"no column {group_col!r} to group the folds by (columns are {list(frame.columns)})")
     if frame[group_col].isna().any():
-        rows = (frame.index[frame[group_col].isna()][:5] + 2).tolist()
+        rows = (np.flatnonzero(frame[group_col].isna().to_numpy())[:5] + 1).tolist()
         raise InputError(f"{int(frame[group_col].isna().sum())} row(s) have no {group_col!r} to group the folds by, "
-                         f"first at line(s) {rows}")
+                         f"first at data row(s) {rows} (counted from 1 across the inputs)")
     groups = frame[group_col].astype(str).tolist()
     group_name = "document" if group_col == "doc_id" else f"{group_col} group"
     check_training_labels(gold, folds=config["classifier"]["calibration_folds"])
