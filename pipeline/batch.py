@@ -706,8 +706,7 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
                "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
                "chunk_size": chunk_size}
         journal = Journal(out, job)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        resumed = journal.open(resume)
+        resumed = journal.open(resume)  # the output's folder exists: output_lock made it
         pause = _pause_hook()
 
         bar = None

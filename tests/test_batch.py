@@ -146,18 +146,29 @@ def _start(args, pause: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-def _kill_when_paused(proc: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait for the job to reach its pause point, then SIGKILL it and its workers."""
+def _wait_for_pause(proc: subprocess.Popen, timeout: float = 120) -> bool:
+    """Read the job's stderr until it says it reached its pause point (True) or it ends (False)."""
     deadline = time.monotonic() + timeout
     line = ""
     while time.monotonic() < deadline and "paused at" not in line:
         line = proc.stderr.readline()
         if not line and proc.poll() is not None:
             break
+    return "paused at" in line
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """SIGKILL the job and its workers."""
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     proc.stderr.close()
-    assert "paused at" in line, "the job ended before reaching its pause point"
+
+
+def _kill_when_paused(proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait for the job to reach its pause point, then SIGKILL it and its workers."""
+    paused = _wait_for_pause(proc, timeout)
+    _kill(proc)
+    assert paused, "the job ended before reaching its pause point"
 
 
 @pytest.mark.parametrize("pause, workers", [("commit:3", 2), ("commit:1", 1), ("assemble:4", 2)])
@@ -193,17 +204,13 @@ def test_a_second_job_on_the_same_output_fails_at_once_and_leaves_the_first_alon
     args = ["predict", model_dir, reports, "--chunk-size", "40", "--workers", "1"]
     first = _start([*args, "--out", out], "commit:2")
     try:
-        deadline = time.monotonic() + 120
-        while "paused at" not in (line := first.stderr.readline()) and time.monotonic() < deadline:
-            assert line or first.poll() is None, "the first job ended before its pause point"
+        assert _wait_for_pause(first), "the first job ended before its pause point"
         r = run_cli(*args, "--out", out, "--quiet")
         assert r.returncode == 2
         assert f"{out}: another predict job is writing this output" in r.stderr and "Traceback" not in r.stderr
         assert list(out.with_name(".p.csv.parts").glob("0*.json")), "the second job touched the first's journal"
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait(timeout=30)
-        first.stderr.close()
+        _kill(first)
     # The kill left the lock file; the operating system released the lock, so the next job runs.
     assert out.with_name(".p.csv.lock").exists()
     r = run_cli(*args, "--out", out, "--quiet", "--resume")

@@ -130,9 +130,9 @@ def test_separate_scheduler_and_worker_processes(tmp_path, model_dir, inputs, lo
             assert "broken.txt" in r.stderr and "(dask, 2 worker(s))" in r.stderr
             pd.testing.assert_frame_equal(pd.read_parquet(out), local_output)
             if Path("/proc/self/environ").exists():
-                for env in client.run(_start_environment_probe()).values():
+                for seen in client.run(_start_environment_probe()).values():
                     # The nanny preload kept Dask's malloc setting out of the worker's start.
-                    assert env["MALLOC_TRIM_THRESHOLD_ at start"] is None and env["MALLOC_TRIM_THRESHOLD_"] is None
+                    assert seen["MALLOC_TRIM_THRESHOLD_ at start"] is None and seen["MALLOC_TRIM_THRESHOLD_"] is None
     finally:
         for p in reversed(procs):
             p.terminate()
