@@ -17,7 +17,7 @@ import pandas as pd
 from .config import merge_config
 from .errors import InputError
 from .evaluation import compute_metrics, cross_validate_config
-from .model import TopicModel, build_pipeline, check_training_labels, data_fingerprint
+from .model import TopicModel, build_pipeline, calibration_groups, check_training_labels, data_fingerprint, fit_pipeline
 from .persistence import load_model, new_card
 from .reading import read_labelled
 
@@ -58,12 +58,14 @@ def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | Non
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
     texts, y = frame["text"].astype(str).tolist(), frame["label"].astype(str).tolist()
     check_training_labels(y, folds=config["classifier"]["calibration_folds"])
+    groups = calibration_groups(frame, config)
     metrics = {}
     if cv:
         result = cross_validate_config(build_pipeline(config), texts, y, frame["doc_id"].tolist(), k=cv,
-                                       random_state=config["evaluation"]["random_state"], progress=progress)
+                                       random_state=config["evaluation"]["random_state"], progress=progress,
+                                       calibration_groups=groups)
         metrics["cv"] = {k: v for k, v in result.items() if k not in ("oof_pred", "oof_proba", "labels", "pooled", "folds")}
-    fitted = build_pipeline(config).fit(texts, y)
+    fitted = fit_pipeline(build_pipeline(config), texts, y, groups)
     card = new_card(labels=[str(c) for c in fitted.classes_], config=config,
                     data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics)
     model = TopicModel(fitted, card)
@@ -106,14 +108,19 @@ def evaluation_report(model: TopicModel | PathLike, data: Data, labels: Sequence
 
 def cross_validation_report(data: Data, labels: Sequence[str] | None = None, *, k: int = 5, config: dict | None = None,
                             text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
-                            cv_by: str | None = None, max_errors: int | None = 50, progress=None) -> dict:
+                            cv_by: str | None = None, max_errors: int | None = 50, progress=None,
+                            learning_curve: bool | Sequence[float] = False) -> dict:
     """Grouped K-fold CV of ``config``: the ``evaluation_report`` of out-of-fold predictions, with
     mean ± std over folds per metric. No model is kept. Folds are grouped by document, or by the
-    column ``cv_by`` (a writer, unit or year: how the model does on ones it has not seen)."""
-    from .evaluation import cv_report
+    column ``cv_by`` (a writer, unit or year: how the model does on ones it has not seen).
+    ``learning_curve=True`` (or a list of shares of the data) adds accuracy and macro-F1 against
+    training size, in the same folds, to answer "do I need more labels?"."""
+    from .evaluation import LEARNING_CURVE_FRACTIONS, cv_report
 
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
-    return cv_report(merge_config(config), frame, k, cv_by=cv_by, max_errors=max_errors, progress=progress)
+    fractions = LEARNING_CURVE_FRACTIONS if learning_curve is True else (learning_curve or None)
+    return cv_report(merge_config(config), frame, k, cv_by=cv_by, max_errors=max_errors, progress=progress,
+                     learning_curve_fractions=fractions)
 
 
 def ingest(inputs: Iterable[PathLike]) -> pd.DataFrame:

@@ -84,13 +84,17 @@ def cmd_evaluate(args) -> int:
             raise InputError(f"{paths[0]} is a model folder; --cv trains its own models from the config "
                               "(use --config/--set), so pass only labelled tables: evaluate --cv K DATA...")
         report = api.cross_validation_report(paths, k=args.cv, config=_config(args), **columns, cv_by=args.cv_by,
-                                             progress=_FoldProgress(args, "cross-validation"))
+                                             progress=_FoldProgress(args, "cross-validation"),
+                                             learning_curve=args.learning_curve)
         title = f"Cross-validation report ({args.cv} folds)"
     else:
         if args.config or args.set:
             raise InputError("--config/--set apply only with --cv; a saved model keeps the config it was trained with")
         if args.cv_by:
             raise InputError("--cv-by applies only with --cv: it groups the cross-validation folds")
+        if args.learning_curve:
+            raise InputError("--learning-curve applies only with --cv: it refits the config on shares of the data "
+                             "(evaluate --cv K --learning-curve DATA...)")
         if len(paths) < 2:
             raise InputError("evaluate needs a model folder and labelled data: evaluate MODEL_DIR DATA... "
                               "(or cross-validate a config: evaluate --cv K DATA...)")
@@ -197,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv-by", metavar="COLUMN",
                    help="with --cv: group the folds by this column (a writer, unit or year) instead of the document, "
                         "to score the model on writers, units or years it has not seen")
+    p.add_argument("--learning-curve", action="store_true",
+                   help="with --cv: also score the config trained on 1/8, 1/4, 1/2, 3/4 and all of each training fold's "
+                        "documents, to answer 'do I need more labels?'")
     columns(p)
 
     p = command("predict", cmd_predict, "label paragraphs of reports or tables")

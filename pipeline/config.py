@@ -42,6 +42,10 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
         # or "isotonic".
         "calibration": "temperature",
         "calibration_folds": 3,
+        # Column of the training table whose groups the calibration folds keep apart: "doc_id"
+        # (the report), or a writer/unit column when the data has one, which gives scores that
+        # hold up on writers the model has not seen. Without the column: an error, naming it.
+        "calibration_by": "doc_id",
         "max_iter": 5000,
         # Stopping tolerance of the solver; 1e-4 is scikit-learn's default for LinearSVC.
         "tol": 1e-4,
@@ -59,6 +63,30 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
 
 CLASSIFIER_TYPES = ("linear_svc", "logistic_regression", "sgd")
 BACKENDS = ("jieba", "rjieba")
+CALIBRATIONS = ("temperature", "sigmoid", "isotonic")
+
+
+# What each setting may hold: ("int"|"number"|"bool"|"str"|"choice", constraint, may be None).
+# One table, so a value is checked the same way whether it comes from a TOML file, --set or
+# the Python API, and the message says what is allowed.
+_INT, _NUM = "int", "number"
+SETTINGS_SCHEMA: dict[str, dict[str, tuple]] = {
+    "preprocess": {"backend": ("choice", BACKENDS, False), "hmm": ("bool", None, False),
+                   "use_stopwords": ("bool", None, False)},
+    "features": {"word_ngram_max": (_INT, (1, 5), False), "word_min_df": (_INT, (1, None), False),
+                 "char_ngram_min": (_INT, (1, 6), False), "char_ngram_max": (_INT, (1, 6), False),
+                 "char_min_df": (_INT, (1, None), False), "sublinear_tf": ("bool", None, False),
+                 "max_features": (_INT, (1, None), True)},
+    "classifier": {"type": ("choice", CLASSIFIER_TYPES, False), "C": (_NUM, (0, None), False),
+                   "class_weight": ("choice", ("balanced",), True), "calibration": ("choice", CALIBRATIONS, False),
+                   "calibration_folds": (_INT, (2, 20), False), "calibration_by": ("str", None, False),
+                   "max_iter": (_INT, (1, None), False), "tol": (_NUM, (0, None), False),
+                   "n_jobs": (_INT, (-1, None), False), "random_state": (_INT, (0, None), True)},
+    "evaluation": {"cv_folds": (_INT, (2, None), False), "bootstrap_samples": (_INT, (1, None), False),
+                   "low_confidence": (_NUM, (0, 1), False), "random_state": (_INT, (0, None), False)},
+}
+# Numbers that must be strictly above their lower bound (a C or tolerance of 0 means nothing).
+_STRICT_LOWER = {("classifier", "C"), ("classifier", "tol")}
 
 
 def merge_config(overrides: Mapping[str, Any] | None = None, base: Mapping[str, Any] | None = None) -> dict:
@@ -74,25 +102,72 @@ def merge_config(overrides: Mapping[str, Any] | None = None, base: Mapping[str, 
                 known = ", ".join(DEFAULT_CONFIG[section])
                 raise ConfigError(f"unknown config key {section}.{key}; known keys in [{section}]: {known}")
             config.setdefault(section, {})[key] = value
+    for section, keys in DEFAULT_CONFIG.items():  # a config saved before a key existed gets its default
+        for key, value in keys.items():
+            config.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
     validate_config(config)
     return config
 
 
+def _check_setting(section: str, key: str, value: Any) -> None:
+    kind, allowed, nullable = SETTINGS_SCHEMA[section][key]
+    name = f"{section}.{key}"
+    if value is None:
+        if nullable:
+            return
+        raise ConfigError(f"{name} is null; it needs a value ({_describe(section, key)})")
+    if kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, str) and bool(value.strip())
+    elif kind == "choice":
+        ok = isinstance(value, str) and value in allowed
+    else:
+        ok = not isinstance(value, bool) and (isinstance(value, int) if kind == _INT else isinstance(value, (int, float)))
+        if ok and kind == _NUM and value != value:  # NaN
+            ok = False
+        if ok:
+            low, high = allowed
+            strict = (section, key) in _STRICT_LOWER
+            ok = (low is None or (value > low if strict else value >= low)) and (high is None or value <= high)
+    if not ok:
+        allowed_text = _describe(section, key)
+        advice = f"choose {allowed_text}" if kind == "choice" else f"it must be {allowed_text}"
+        raise ConfigError(f"{name} = {value!r} is not allowed; {advice}")
+
+
+def _describe(section: str, key: str) -> str:
+    kind, allowed, nullable = SETTINGS_SCHEMA[section][key]
+    if kind == "bool":
+        text = "true or false"
+    elif kind == "str":
+        text = "a non-empty text (a column name)"
+    elif kind == "choice":
+        text = "one of " + ", ".join(repr(a) for a in allowed)
+    else:
+        low, high = allowed
+        noun = "an integer" if kind == _INT else "a number"
+        strict = (section, key) in _STRICT_LOWER
+        bounds = []
+        if low is not None:
+            bounds.append(f"> {low}" if strict else f">= {low}")
+        if high is not None:
+            bounds.append(f"<= {high}")
+        text = noun + (" " + " and ".join(bounds) if bounds else "")
+    return text + (" (or null)" if nullable else "")
+
+
 def validate_config(config: Mapping[str, Any]) -> None:
-    clf = config["classifier"]
-    if clf["type"] not in CLASSIFIER_TYPES:
-        raise ConfigError(f"classifier.type is {clf['type']!r}; choose one of {', '.join(CLASSIFIER_TYPES)}")
-    if config["preprocess"]["backend"] not in BACKENDS:
-        raise ConfigError(
-            f"preprocess.backend is {config['preprocess']['backend']!r}; choose one of {', '.join(BACKENDS)}"
-        )
+    """Check every setting's type and range, then the settings that constrain each other."""
+    for section, keys in SETTINGS_SCHEMA.items():
+        for key in keys:
+            _check_setting(section, key, config[section][key])
+    if config["classifier"]["n_jobs"] == 0:
+        raise ConfigError("classifier.n_jobs = 0 is not allowed; it must be a number of processes >= 1, or -1 for all cores")
     feats = config["features"]
-    if not 1 <= feats["char_ngram_min"] <= feats["char_ngram_max"]:
-        raise ConfigError("features.char_ngram_min must be >= 1 and <= features.char_ngram_max")
-    if feats["word_ngram_max"] < 1:
-        raise ConfigError("features.word_ngram_max must be >= 1")
-    if clf["calibration"] not in ("temperature", "sigmoid", "isotonic"):
-        raise ConfigError("classifier.calibration must be 'temperature', 'sigmoid' or 'isotonic'")
+    if feats["char_ngram_min"] > feats["char_ngram_max"]:
+        raise ConfigError(f"features.char_ngram_min = {feats['char_ngram_min']} is above features.char_ngram_max = "
+                          f"{feats['char_ngram_max']}; it must be <= it")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> dict:

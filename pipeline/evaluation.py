@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from .errors import InputError
+from .model import fit_pipeline
+from .splits import grouped_folds  # noqa: F401  (also imported from here by notebooks and benchmarks)
 
 
 def compute_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None) -> dict:
@@ -53,33 +54,23 @@ def _row_normalize(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
 
 
-def grouped_folds(labels: Sequence[str], groups: Sequence[str], k: int, random_state: int = 0):
-    """Fold indices split by group; stratified by label where the groups allow it."""
-    n_groups = len(set(groups))
-    if n_groups < k:
-        raise InputError(f"cross-validation with {k} folds needs at least {k} groups (documents, or values of the "
-                         f"--cv-by column); found {n_groups}")
-    y = np.asarray(labels)
-    try:
-        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
-        return list(splitter.split(np.zeros(len(y)), y, groups))
-    except ValueError:
-        return list(GroupKFold(n_splits=k).split(np.zeros(len(y)), y, groups))
-
-
 def cross_validate_config(pipeline, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str],
-                          k: int = 5, random_state: int = 0, progress=None) -> dict:
+                          k: int = 5, random_state: int = 0, progress=None,
+                          calibration_groups: Sequence[str] | None = None) -> dict:
     """Grouped K-fold CV of an unfitted pipeline: per-fold metrics, their mean and std, and the
-    out-of-fold predictions (every paragraph predicted by a model that never saw its document)."""
+    out-of-fold predictions (every paragraph predicted by a model that never saw its document).
+    ``calibration_groups`` (one per row) go to each fold model's calibration, as ``train`` does."""
     texts = list(texts)
     y = np.asarray(labels, dtype=object)
     folds = grouped_folds(y, groups, k, random_state)
+    cal = np.asarray(calibration_groups, dtype=object) if calibration_groups is not None else None
     all_labels = sorted(set(y))
     oof_pred = np.empty(len(y), dtype=object)
     oof_proba = np.zeros((len(y), len(all_labels)))
     fold_metrics = []
     for i, (train_idx, test_idx) in enumerate(folds):
-        fitted = clone(pipeline).fit([texts[j] for j in train_idx], y[train_idx])
+        fitted = fit_pipeline(clone(pipeline), [texts[j] for j in train_idx], y[train_idx],
+                              None if cal is None else cal[train_idx])
         proba = fitted.predict_proba([texts[j] for j in test_idx])
         cols = [all_labels.index(c) for c in fitted.classes_]
         oof_proba[np.ix_(test_idx, cols)] = proba
@@ -323,7 +314,7 @@ def evaluate_report(model, frame: pd.DataFrame, *, train_labels: Sequence[str] |
 
 
 def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = None, max_errors: int | None = 50,
-              progress=None) -> dict:
+              progress=None, learning_curve_fractions: Sequence[float] | None = None) -> dict:
     """Grouped K-fold CV of ``config`` on a labelled frame: the same report as ``evaluate_report``
     built from out-of-fold predictions, plus mean ± std over folds per metric. Baselines run
     in the same folds (the majority label is taken from each training fold).
@@ -334,7 +325,7 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = 
     groups too."""
     from .baselines import MajorityBaseline
     from .config import merge_config
-    from .model import build_pipeline, check_training_labels
+    from .model import build_pipeline, calibration_groups, check_training_labels
 
     config = merge_config(config)
     settings = config["evaluation"]
@@ -351,7 +342,8 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = 
     group_name = "document" if group_col == "doc_id" else f"{group_col} group"
     check_training_labels(gold, folds=config["classifier"]["calibration_folds"])
     result = cross_validate_config(build_pipeline(config), texts, gold, groups, k=k,
-                                   random_state=settings["random_state"], progress=progress)
+                                   random_state=settings["random_state"], progress=progress,
+                                   calibration_groups=calibration_groups(frame, config))
     labels, proba, predicted = result["labels"], result["oof_proba"], result["oof_pred"]
     folds = result["folds"]
     y = np.asarray(gold, dtype=object)
@@ -367,7 +359,7 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = 
     for key in ("accuracy", "macro_f1", "weighted_f1"):
         cv[key] = result[key]
     cv["top2_accuracy"] = {"mean": float(np.mean(top2)), "std": float(np.std(top2)), "folds": top2}
-    return {
+    report = {
         **metrics,
         "top2_accuracy": top_k_accuracy(gold, proba, labels, k=2),
         "cv": cv,
@@ -382,3 +374,105 @@ def cv_report(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = 
         "setup": {"mode": f"grouped {k}-fold cross-validation (out-of-fold predictions)", "model_labels": labels,
                   "classifier": config["classifier"]["type"], "config": config},
     }
+    if learning_curve_fractions:
+        report["learning_curve"] = learning_curve(config, frame, k, cv_by=cv_by, fractions=learning_curve_fractions,
+                                                  progress=progress)
+    return report
+
+
+# ---- learning curve ---------------------------------------------------------------------------
+
+LEARNING_CURVE_FRACTIONS = (0.125, 0.25, 0.5, 0.75, 1.0)
+
+
+def learning_curve(config: dict, frame: pd.DataFrame, k: int, *, cv_by: str | None = None,
+                   fractions: Sequence[float] = LEARNING_CURVE_FRACTIONS, progress=None) -> dict:
+    """Accuracy and macro-F1 against the amount of training data: "do I need more labels?".
+
+    The folds are those of ``cv_report`` (grouped by document or by ``cv_by``). In each fold the
+    training side is cut to a share of its *documents* (paragraphs of one report come and go
+    together, as they would when an analyst labels more reports), the model is fitted on that
+    and scored on the held-out fold. Each size pools its out-of-fold predictions; intervals
+    resample the held-out groups. ``gain_per_doubling`` is the slope of accuracy against
+    log2(training size) over the upper half of the sizes: near zero, more labels of the same
+    kind will not help much; clearly positive, they still do.
+    """
+    from .config import merge_config
+    from .model import build_pipeline, calibration_groups, check_training_labels
+
+    config = merge_config(config)
+    settings = config["evaluation"]
+    fractions = sorted({float(f) for f in fractions})
+    if not fractions or fractions[0] <= 0 or fractions[-1] > 1:
+        raise InputError(f"learning-curve shares must lie in (0, 1]; got {fractions}")
+    texts = frame["text"].astype(str).tolist()
+    y = frame["label"].astype(str).to_numpy(dtype=object)
+    group_col = cv_by or "doc_id"
+    if group_col not in frame.columns:
+        raise InputError(f"no column {group_col!r} to group the folds by (columns are {list(frame.columns)})")
+    groups = frame[group_col].astype(str).tolist()
+    docs = frame["doc_id"].astype(str).to_numpy(dtype=object)
+    cal = np.asarray(calibration_groups(frame, config), dtype=object)
+    folds = grouped_folds(y, groups, k, settings["random_state"])
+    labels = sorted(set(y))
+    rng = np.random.default_rng(settings["random_state"])
+    predicted = {f: np.empty(len(y), dtype=object) for f in fractions}
+    sizes: dict[float, list[int]] = {f: [] for f in fractions}
+    skipped: dict[float, str] = {}
+    total, done = len(folds) * len(fractions), 0
+    pipeline = build_pipeline(config)
+    for train_idx, test_idx in folds:
+        train_docs = np.unique(docs[train_idx])
+        order = rng.permutation(train_docs)
+        for f in fractions:
+            keep = set(order[: max(1, int(round(f * len(order))))])
+            idx = train_idx[np.isin(docs[train_idx], list(keep))]
+            done += 1
+            if f not in skipped:
+                try:
+                    check_training_labels(y[idx].tolist(), folds=config["classifier"]["calibration_folds"])
+                    if len(set(y[idx])) < len(labels):
+                        raise InputError(f"{len(labels) - len(set(y[idx]))} label(s) missing from the training share")
+                except InputError as exc:  # a share too small to learn every label: say so, keep the rest
+                    skipped[f] = str(exc)
+                else:
+                    fitted = fit_pipeline(clone(pipeline), [texts[j] for j in idx], y[idx], cal[idx])
+                    predicted[f][test_idx] = fitted.predict([texts[j] for j in test_idx])
+                    sizes[f].append(len(idx))
+            if progress:
+                progress(done, total)
+    points = []
+    for f in fractions:
+        if f in skipped:
+            points.append({"fraction": f, "skipped": skipped[f]})
+            continue
+        metrics = compute_metrics(y, predicted[f], labels)
+        iv = bootstrap_intervals(y, predicted[f], groups, n_samples=settings["bootstrap_samples"],
+                                 random_state=settings["random_state"],
+                                 group_name="document" if group_col == "doc_id" else f"{group_col} group")
+        points.append({"fraction": f, "train_paragraphs": int(round(np.mean(sizes[f]))),
+                       "accuracy": metrics["accuracy"], "accuracy_low": iv["accuracy"]["low"],
+                       "accuracy_high": iv["accuracy"]["high"], "macro_f1": metrics["macro_f1"],
+                       "macro_f1_low": iv["macro_f1"]["low"], "macro_f1_high": iv["macro_f1"]["high"]})
+    # Slope of accuracy on log2(size) over the upper half of the sizes (least squares): the
+    # small shares say how the model learns at all, the large ones whether more data still helps.
+    scored = [p for p in points if "accuracy" in p and p["fraction"] >= 0.5 * fractions[-1]]
+    gain = None
+    if len(scored) >= 2:
+        sizes_log = np.log2([p["train_paragraphs"] for p in scored])
+        gain = float(np.polyfit(sizes_log, [p["accuracy"] for p in scored], 1)[0])
+    return {"k": k, "grouped_by": group_col, "unit": "document", "points": points, "gain_per_doubling": gain,
+            "verdict": _learning_verdict(gain)}
+
+
+def _learning_verdict(gain: float | None) -> str:
+    if gain is None:
+        return "too few sizes could be fitted to tell"
+    points = 100 * gain
+    if points >= 1.0:
+        return (f"still climbing: about {points:+.1f} accuracy points per doubling of the labelled data; "
+                "more labels (from new documents and writers) should help")
+    if points >= 0.3:
+        return f"flattening: about {points:+.1f} points per doubling; more labels help a little"
+    return (f"flat: about {points:+.1f} points per doubling; more labels of the same kind will not help much — "
+            "look at the errors and the label definitions instead")

@@ -14,7 +14,9 @@ from sklearn.calibration import CalibratedClassifierCV
 def linear_weights(pipeline) -> np.ndarray:
     """(n_labels, n_features) weights of the fitted linear classifier at the end of ``pipeline``."""
     clf = pipeline[-1]
-    if isinstance(clf, CalibratedClassifierCV):
+    if hasattr(clf, "linear_model_"):  # GroupCalibratedClassifier
+        coef = clf.linear_model_.coef_
+    elif isinstance(clf, CalibratedClassifierCV):
         coefs = [c.estimator.coef_ for c in clf.calibrated_classifiers_]
         coef = np.mean(coefs, axis=0)
     else:

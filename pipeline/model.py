@@ -32,6 +32,34 @@ def build_pipeline(config: dict | None = None) -> Pipeline:
     ])
 
 
+def calibration_groups(frame: pd.DataFrame, config: dict) -> list[str]:
+    """The group of each training row that the calibration folds keep apart (config
+    ``classifier.calibration_by``: the document by default, a writer column where there is one)."""
+    column = config["classifier"]["calibration_by"]
+    if column not in frame.columns:
+        raise InputError(f"classifier.calibration_by names the column {column!r}, which the training data lacks "
+                         f"(columns: {', '.join(map(str, frame.columns))}); add it or set classifier.calibration_by=doc_id")
+    values = frame[column]
+    if values.isna().any():
+        rows = (np.flatnonzero(values.isna().to_numpy())[:5] + 1).tolist()
+        raise InputError(f"{int(values.isna().sum())} training row(s) have no {column!r} "
+                         f"(classifier.calibration_by), first at data row(s) {rows}")
+    return values.astype(str).tolist()
+
+
+def fit_pipeline(pipeline: Pipeline, texts: Sequence[str], labels: Sequence[str], groups: Sequence[str] | None = None):
+    """Fit ``pipeline``, handing ``groups`` to a classifier that calibrates on grouped folds."""
+    if groups is not None and "groups" in _fit_parameters(pipeline.steps[-1][1]):
+        return pipeline.fit(texts, labels, **{f"{pipeline.steps[-1][0]}__groups": list(groups)})
+    return pipeline.fit(texts, labels)
+
+
+def _fit_parameters(estimator) -> set[str]:
+    import inspect
+
+    return set(inspect.signature(estimator.fit).parameters)
+
+
 def data_fingerprint(texts: Sequence[str], labels: Sequence[str]) -> str:
     """sha256 over the (text, label) rows in order: the same data gives the same fingerprint."""
     digest = hashlib.sha256()

@@ -45,12 +45,41 @@ def format_report(report: dict) -> str:
         for key in ("accuracy", "macro_f1", "weighted_f1", "top2_accuracy"):
             lines.append(f"  {key:<14} {cv[key]['mean']:.4f} ± {cv[key]['std']:.4f}")
     lines.append(f"expected calibration error = {report['calibration']['ece']:.4f}")
+    if "learning_curve" in report:
+        lines += _learning_curve_lines(report["learning_curve"])
     for name, b in report["baselines"].items():
         lines.append(f"baseline {name:<9} accuracy {b['accuracy']:.4f}  macro-F1 {b['macro_f1']:.4f}  ({b['description']})")
     if report["confused_pairs"]:
         pairs = ", ".join(f"{p['gold']}→{p['predicted']} ({p['count']})" for p in report["confused_pairs"][:5])
         lines.append(f"most confused (gold→predicted): {pairs}")
     return "\n".join(lines)
+
+
+def _learning_curve_rows(curve: dict) -> list[list]:
+    rows = []
+    for p in curve["points"]:
+        if "skipped" in p:
+            rows.append([f"{p['fraction']:.3g}", "", "skipped", p["skipped"], "", ""])
+        else:
+            rows.append([f"{p['fraction']:.3g}", p["train_paragraphs"], p["accuracy"],
+                         f"[{p['accuracy_low']:.3f}, {p['accuracy_high']:.3f}]", p["macro_f1"],
+                         f"[{p['macro_f1_low']:.3f}, {p['macro_f1_high']:.3f}]"])
+    return rows
+
+
+_LEARNING_HEADER = ["share of documents", "training paragraphs", "accuracy", "95% CI", "macro-F1", "95% CI"]
+
+
+def _learning_curve_lines(curve: dict) -> list[str]:
+    lines = [f"learning curve ({curve['k']} folds grouped by {_fold_groups(curve)}; training documents subsampled):"]
+    for row in _learning_curve_rows(curve):
+        share, n, acc, acc_ci, mf1, mf1_ci = row
+        if acc == "skipped":
+            lines.append(f"  {share:>6}  skipped: {acc_ci}")
+        else:
+            lines.append(f"  {share:>6}  {n:>6} paragraphs  accuracy {acc:.4f} {acc_ci}  macro-F1 {mf1:.4f} {mf1_ci}")
+    lines.append(f"  {curve['verdict']}")
+    return lines
 
 
 # ---- markdown ---------------------------------------------------------------------------------
@@ -108,6 +137,10 @@ def render_markdown(report: dict, title: str = "Evaluation report") -> str:
                         [[f"{b['low']:.1f}–{b['high']:.1f}", b["count"],
                           "" if b["mean_score"] is None else b["mean_score"],
                           "" if b["accuracy"] is None else b["accuracy"]] for b in cal["bins"]]), ""]
+    if "learning_curve" in report:
+        curve = report["learning_curve"]
+        parts += [f"## Learning curve ({curve['k']} folds grouped by {_fold_groups(curve)})", "",
+                  _md_table(_LEARNING_HEADER, _learning_curve_rows(curve)), "", curve["verdict"], ""]
     parts += [f"## Errors ({len(report['errors'])} of {report['n_errors']} shown, most confident first)", "",
               _md_table(["gold", "predicted", "score", "terms", "text"],
                         [[e["gold"], e["predicted"], e["score"], _terms_text(e), e["text"]]
@@ -206,6 +239,21 @@ def plot_report(report: dict) -> dict[str, str]:
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"Reliability (ECE = {cal['ece']:.3f})")
     plots["calibration"] = _png(fig)
+
+    if "learning_curve" in report:
+        points = [p for p in report["learning_curve"]["points"] if "accuracy" in p]
+        fig, ax = _figure((6, 3.8))
+        n = [p["train_paragraphs"] for p in points]
+        for metric, color in (("accuracy", "#4c72b0"), ("macro_f1", "#c44e52")):
+            ax.fill_between(n, [p[f"{metric}_low"] for p in points], [p[f"{metric}_high"] for p in points],
+                            color=color, alpha=0.15)
+            ax.plot(n, [p[metric] for p in points], "o-", color=color, label=metric.replace("_", "-"))
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training paragraphs per fold (log scale)")
+        ax.set_ylabel("score on held-out folds")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("Learning curve (95% intervals shaded)")
+        plots["learning_curve"] = _png(fig)
     return plots
 
 
@@ -281,6 +329,12 @@ def render_html(report: dict, title: str = "Evaluation report") -> str:
               _html_table(["score bin", "count", "mean score", "accuracy"],
                           [[f"{b['low']:.1f}–{b['high']:.1f}", b["count"], "" if b["mean_score"] is None else b["mean_score"],
                             "" if b["accuracy"] is None else b["accuracy"]] for b in cal["bins"]])]
+    if "learning_curve" in report:
+        curve = report["learning_curve"]
+        parts += [f"<h2>Learning curve ({curve['k']} folds grouped by {html.escape(_fold_groups(curve))})</h2>",
+                  img("learning_curve", "learning curve: accuracy and macro-F1 against training size"),
+                  _html_table(_LEARNING_HEADER, _learning_curve_rows(curve)),
+                  f'<p class="verdict">{html.escape(curve["verdict"])}</p>']
     parts += [f"<h2>Errors ({len(report['errors'])} of {report['n_errors']} shown, most confident first)</h2>",
               _html_table(["gold", "predicted", "score", "terms that pushed the decision", "text"],
                           [[e["gold"], e["predicted"], e["score"], _terms_text(e), e["text"]] for e in report["errors"]],
