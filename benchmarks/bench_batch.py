@@ -58,6 +58,11 @@ def build_workload(folder: Path, paragraphs: int) -> tuple[list[Path], int]:
     from pipeline.paths import CORPUS_DIR
     from pipeline.reading import iter_report_paths, read_report
 
+    if not CORPUS_DIR.is_dir():  # the raw files are generated from data/annotated, not kept in git
+        sys.path.insert(0, str(CORPUS_DIR.parent))
+        from build_corpus import build
+
+        build(CORPUS_DIR, labels_path=None)
     sources, per_copy = [], 0
     for path in iter_report_paths([CORPUS_DIR]):
         try:

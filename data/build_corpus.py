@@ -1,10 +1,11 @@
 """Build the bundled corpus from its annotated sources.
 
-    python data/build_corpus.py
+    python data/build_corpus.py [--corpus-dir DIR]
 
 reads ``data/annotated/*.txt`` (see ``annotated_format.py``), writes each report as the raw
-file a user would hold (``data/corpus/<doc_id>.txt`` or ``.docx``) and the label table
-``data/labels.csv``. Raw files carry the noise real files do, applied deterministically per
+file a user would hold (``data/corpus/<doc_id>.txt`` or ``.docx``; generated, not kept in git)
+and the label table ``data/labels.csv`` (kept in git: it is what ``train`` reads). Every
+paragraph row carries its ``writer``, the prefix of its doc_id, so folds can hold writers out. Raw files carry the noise real files do, applied deterministically per
 document (seeded by its id): PDF-style hard wraps (some indented), blank lines between
 paragraphs or none, full-width digits, stray spaces, CRLF line ends, GB18030 encoding.
 ``labels.csv`` holds each paragraph as it appears in its raw file, once unwrapped, so
@@ -108,21 +109,27 @@ def write_docx(paragraphs: list[str], path: Path) -> None:
     document.save(str(path))
 
 
-def build() -> pd.DataFrame:
+def writer_of(doc_id: str) -> str:
+    """The writer of a corpus document: its doc_id's prefix (``a17`` of ``a17_03_…``)."""
+    return doc_id.split("_", 1)[0]
+
+
+def build(corpus_dir: Path = CORPUS, labels_path: Path | None = LABELS) -> pd.DataFrame:
+    """Write the raw files into ``corpus_dir`` (replacing it) and the table to ``labels_path``."""
     docs = [read_annotated(p) for p in sorted(ANNOTATED.glob("*.txt"))]
-    shutil.rmtree(CORPUS, ignore_errors=True)
-    CORPUS.mkdir(parents=True)
+    shutil.rmtree(corpus_dir, ignore_errors=True)
+    corpus_dir.mkdir(parents=True)
     rows = []
     for n, doc in enumerate(docs):
         doc_id = doc.meta["doc_id"]
         rng = _rng(doc_id)
         texts = add_text_noise([t for _, _, t in doc.paragraphs], rng)
         if rng.random() < 0.08:
-            path = CORPUS / f"{doc_id}.docx"
+            path = corpus_dir / f"{doc_id}.docx"
             write_docx(texts, path)
             layout, encoding = "docx", "docx"
         else:
-            path = CORPUS / f"{doc_id}.txt"
+            path = corpus_dir / f"{doc_id}.txt"
             body, layout = render_text(texts, rng)
             encoding = "gb18030" if rng.random() < 0.1 else "utf-8"
             try:
@@ -132,16 +139,23 @@ def build() -> pd.DataFrame:
             path.write_bytes(data)
         for i, ((label, role, _), text) in enumerate(zip(doc.paragraphs, texts)):
             rows.append({
-                "doc_id": doc_id, "para_index": i, "text": text, "label": label, "role": role,
+                "doc_id": doc_id, "para_index": i, "text": text, "label": label, "role": role, "writer": writer_of(doc_id),
                 "genre": doc.meta["genre"], "unit_type": doc.meta["unit_type"], "unit": doc.meta["unit"],
                 "year": int(doc.meta["year"]), "file": path.name, "layout": layout, "encoding": encoding,
             })
     frame = pd.DataFrame(rows)
-    frame.to_csv(LABELS, index=False, encoding="utf-8")
+    if labels_path is not None:
+        frame.to_csv(labels_path, index=False, encoding="utf-8")
     return frame
 
 
 if __name__ == "__main__":
-    table = build()
-    print(f"{table['doc_id'].nunique()} documents, {len(table)} paragraphs → {CORPUS}, {LABELS}")
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus-dir", type=Path, default=CORPUS, help=f"where the raw files go (default: {CORPUS})")
+    args = parser.parse_args()
+    table = build(args.corpus_dir)
+    print(f"{table['doc_id'].nunique()} documents by {table['writer'].nunique()} writers, {len(table)} paragraphs "
+          f"→ {args.corpus_dir}, {LABELS}")
     print(table["label"].value_counts().to_string())

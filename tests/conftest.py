@@ -15,6 +15,17 @@ def corpus() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def raw_corpus_dir(tmp_path_factory) -> Path:
+    """The bundled reports as raw files, built from data/annotated/ (they are generated, not in git)."""
+    sys.path.insert(0, str(REPO / "data"))
+    from build_corpus import build
+
+    folder = tmp_path_factory.mktemp("raw") / "corpus"
+    build(folder, labels_path=None)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def small_corpus(corpus) -> pd.DataFrame:
     """About a third of the bundled documents: enough to learn every label, fast to train."""
     docs = sorted(corpus["doc_id"].unique())[::3]

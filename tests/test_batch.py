@@ -13,14 +13,12 @@ import pytest
 from conftest import REPO, run_cli
 from pipeline.batch import Journal, plan_tasks, predict_inputs, predict_to_file
 
-CORPUS = REPO / "data" / "corpus"
-
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> Path:
+def reports(tmp_path_factory, raw_corpus_dir) -> Path:
     """A folder of 14 bundled raw reports (mixed encodings and layouts), plus one nested."""
     folder = tmp_path_factory.mktemp("reports")
-    files = sorted(p for p in CORPUS.iterdir() if p.suffix == ".txt")[:14]
+    files = sorted(p for p in raw_corpus_dir.iterdir() if p.suffix == ".txt")[:14]
     for p in files[:-1]:
         (folder / p.name).write_bytes(p.read_bytes())
     (folder / "sub").mkdir()

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 
 from conftest import REPO
 from pipeline.paragraphs import is_heading_paragraph
-from pipeline.paths import CORPUS_DIR, SAMPLE_LABELS, SAMPLE_REPORT
+from pipeline.paths import SAMPLE_LABELS, SAMPLE_REPORT
 from pipeline.preprocess import normalize_text
 from pipeline.reading import read_report
 
@@ -26,8 +26,8 @@ NEAR_DUP_MIN_CHARS = 15
 NEAR_DUP_JACCARD = 0.6
 
 
-def test_size_and_variety(corpus):
-    files = list(CORPUS_DIR.iterdir())
+def test_size_and_variety(corpus, raw_corpus_dir):
+    files = list(raw_corpus_dir.iterdir())
     assert len(files) >= 100 and corpus["doc_id"].nunique() >= 100
     assert any(f.suffix == ".docx" for f in files)
     assert len(corpus) >= 3000
@@ -89,14 +89,14 @@ def _without_spaces(text: str) -> str:
     return "".join(text.split())
 
 
-def test_raw_files_ingest_back_to_the_labelled_paragraphs(corpus):
+def test_raw_files_ingest_back_to_the_labelled_paragraphs(corpus, raw_corpus_dir):
     """The raw files carry hard wraps and other noise; ingest must undo them almost always."""
     matched, total, failed = 0, 0, []
     # Paragraphs are compared without their spaces: a space that fell at a PDF line break is
     # dropped by design (the splitter keeps every non-space character, in order; a property test
     # holds it to that), and what this test checks is where paragraphs begin and end.
     for doc_id, rows in corpus.groupby("doc_id"):
-        got = [_without_spaces(p.text) for p in read_report(CORPUS_DIR / rows["file"].iloc[0]).paragraphs]
+        got = [_without_spaces(p.text) for p in read_report(raw_corpus_dir / rows["file"].iloc[0]).paragraphs]
         expected = [_without_spaces(t) for t in rows["text"]]
         total += len(expected)
         matched += len(set(got) & set(expected))

@@ -14,13 +14,11 @@ import pytest
 from conftest import REPO, run_cli
 from pipeline.batch import predict_to_file
 
-CORPUS = REPO / "data" / "corpus"
-
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory, corpus) -> list[Path]:
+def inputs(tmp_path_factory, corpus, raw_corpus_dir) -> list[Path]:
     folder = tmp_path_factory.mktemp("dask-inputs")
-    for p in sorted(CORPUS.glob("*.txt"))[:10]:
+    for p in sorted(raw_corpus_dir.glob("*.txt"))[:10]:
         (folder / p.name).write_bytes(p.read_bytes())
     (folder / "broken.txt").write_bytes(b"\x00\x01\x02" * 500)
     table = folder.parent / "rows.parquet"
