@@ -67,7 +67,8 @@ def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | Non
         metrics["cv"] = {k: v for k, v in result.items() if k not in ("oof_pred", "oof_proba", "labels", "pooled", "folds")}
     fitted = fit_pipeline(build_pipeline(config), texts, y, groups)
     card = new_card(labels=[str(c) for c in fitted.classes_], config=config,
-                    data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics)
+                    data_sha256=data_fingerprint(texts, y), n_rows=len(texts), metrics=metrics,
+                    label_counts=pd.Series(y).value_counts().to_dict())
     model = TopicModel(fitted, card)
     if holdout is not None:
         scores = evaluate(model, holdout, text_col=text_col, label_col=label_col, group_col=group_col)

@@ -40,7 +40,9 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from .config import DEFAULT_CHUNK_SIZE
 from .errors import InputError, PipelineError
 from .model import TopicModel
 from .reading import _read_excel, _select_columns, is_table, iter_report_paths, read_report, read_table, read_text_file
@@ -56,14 +59,9 @@ from .reading import _read_excel, _select_columns, is_table, iter_report_paths, 
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 PREDICTION_COLUMNS = ("label", "score")
 
-# Task size, in paragraphs: large enough that per-task overhead (pickling, scheduling, one
-# vectorizer call, one Parquet row group) is a few percent of the work, small enough that the
-# few tasks in flight per worker stay small. Tables are cut by rows; report files are grouped by
-# bytes, at about REPORT_BYTES_PER_PARAGRAPH each (the bundled corpus averages 300–350), and at
-# most MAX_DOCS_PER_TASK files. Measured on 200,000 paragraphs, 2 workers: 4000 rather than 1000
-# takes 2–4 % off the local engine and 6–9 % off Dask, whose every task is a few messages between
-# client, scheduler and worker; a task is then up to about half a second of one core's work.
-DEFAULT_CHUNK_SIZE = 4000
+# Task size: DEFAULT_CHUNK_SIZE (paragraphs, in config.py, with why). Tables are cut by rows;
+# report files are grouped by bytes, at about REPORT_BYTES_PER_PARAGRAPH each (the bundled
+# corpus averages 300–350), and at most MAX_DOCS_PER_TASK files.
 REPORT_BYTES_PER_PARAGRAPH = 300
 MAX_DOCS_PER_TASK = 64
 
@@ -99,23 +97,63 @@ def read_unit(path: Path, text_col: str = "text") -> pd.DataFrame:
     return read_report(path, doc_id=path.stem).to_frame()
 
 
-def classify_frame(model: TopicModel, frame: pd.DataFrame) -> pd.DataFrame:
+# Where predictions go beside a table's own columns. They are ``label``, ``score`` and
+# ``prob_<label>``; when an input table already has a ``label`` column (gold labels, typically,
+# to compare against), it is kept as it is and every prediction column takes this prefix
+# instead: ``pred_label``, ``pred_score``, ``pred_prob_<label>``. A job decides once, from all
+# its tables, so every output row has the same columns. No input column is ever overwritten:
+# any other clash is an error naming the file and the column.
+GOLD_COLUMN = "label"
+PREDICTION_PREFIX = "pred_"
+
+
+def prediction_columns(labels: Iterable[str], prefix: str = "") -> list[str]:
+    return [f"{prefix}{c}" for c in (*PREDICTION_COLUMNS, *(f"prob_{label}" for label in labels))]
+
+
+def classify_frame(model: TopicModel, frame: pd.DataFrame, prefix: str | None = None,
+                   source: str = "the input") -> pd.DataFrame:
+    """``frame`` with the prediction columns added (see ``GOLD_COLUMN``); ``prefix`` None decides
+    from this frame alone."""
+    if prefix is None:
+        prefix = PREDICTION_PREFIX if GOLD_COLUMN in frame.columns else ""
     scores = model.classify(frame["text"].astype(str).tolist())
-    scores.index = frame.index
+    scores.columns = [f"{prefix}{c}" for c in scores.columns]
     clashing = [c for c in scores.columns if c in frame.columns]
-    return pd.concat([frame.drop(columns=clashing), scores], axis=1)
+    if clashing:
+        raise InputError(f"{source}: column(s) {', '.join(clashing)} would be overwritten by the predictions; "
+                         f"rename them (predictions are written as {prefix}label, {prefix}score, {prefix}prob_<label>)")
+    scores.index = frame.index
+    return pd.concat([frame, scores], axis=1)
+
+
+def job_prediction_prefix(inputs: Iterable[Path], text_col: str = "text") -> str:
+    """``PREDICTION_PREFIX`` when any input table has a ``label`` column, else "" (read from the
+    tables' first rows only; an unreadable table is left to the job to record)."""
+    for item in inputs:
+        for path in iter_units([item]) if Path(item).exists() else ():
+            if not is_table(path):
+                continue
+            try:
+                _, first, _ = next(iter_table_chunks(path, text_col=text_col, chunk_rows=1))
+            except (InputError, StopIteration):
+                continue
+            if GOLD_COLUMN in first.columns:
+                return PREDICTION_PREFIX
+    return ""
 
 
 def predict_inputs(model: TopicModel, inputs: Iterable[str | os.PathLike], *, text_col: str = "text") -> BatchResult:
     """Everything in memory: for small jobs and notebooks. Large jobs: ``predict_to_file``."""
     frames, failures = [], []
+    inputs = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    prefix = job_prediction_prefix(inputs, text_col)
     for path in iter_units(inputs):
         try:
             frame = read_unit(path, text_col)
+            frames.append(classify_frame(model, frame, prefix, source=str(path)))
         except InputError as exc:
             failures.append((str(path), str(exc)))
-            continue
-        frames.append(classify_frame(model, frame))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return BatchResult(frame, failures)
 
@@ -164,6 +202,7 @@ class Task:
     frame: pd.DataFrame | None = None
     new_documents: int = 0  # tables: doc_ids first seen in this slice of the table
     failures: tuple[tuple[str, str], ...] = ()
+    prediction_prefix: str = ""  # see GOLD_COLUMN
 
 
 @dataclass
@@ -278,7 +317,9 @@ def iter_table_chunks(path: Path, *, text_col: str = "text", chunk_rows: int = D
             start += len(frame)
     except InputError:
         raise
-    except Exception as exc:  # each parser has its own error types; all mean "bad file"
+    except Exception as exc:  # each parser has its own error types; all mean "bad file" …
+        if _interrupted(exc):  # … except an interrupt met mid-read, which is not the file's fault
+            raise KeyboardInterrupt from exc
         where = f" after row {start}" if start else ""
         raise InputError(f"{path}: cannot parse as {suffix[1:]} table{where}: {exc}") from None
     if start == 0:
@@ -324,6 +365,66 @@ def _raw_table_chunks(path: Path, suffix: str, size: int, chunk_rows: int,
                 last = position
 
 
+# --------------------------------------------------------------------------- stopping a job
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) or SIGTERM stopped the job at a safe point: everything committed is in
+    the journal, nothing half-read was recorded, and ``resume=True`` continues it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+class _StopRequest:
+    """Turns SIGINT and SIGTERM into a request the job honours between tasks.
+
+    Python's default SIGINT handler raises KeyboardInterrupt wherever the main thread is,
+    including inside pandas' C parser reading a table chunk, which turns it into a parse error:
+    the interrupt would then be journalled as a bad input, and ``--resume`` would refuse the
+    unchanged input as "changed". So the first signal only sets a flag and the job stops at the
+    next safe point (before planning or committing a task); a second one stops at once.
+    Outside the main thread (a notebook's worker thread) signals cannot be handled; the flag
+    then never rises and KeyboardInterrupt behaves as usual.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        return False
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise JobInterrupted(signum)
+        self.signum = signum
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise JobInterrupted(self.signum)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` was caused by an interrupt (a parser wraps the KeyboardInterrupt it met)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 # --------------------------------------------------------------------------- the work itself
 
 def run_task(model: TopicModel, task: Task) -> TaskResult:
@@ -347,7 +448,10 @@ def run_task(model: TopicModel, task: Task) -> TaskResult:
         return TaskResult(task.task_id, None, [], list(task.failures), 0, 0, 0)
     if frame is None or frame.empty:
         return TaskResult(task.task_id, None, [], failures, documents, 0, 0)
-    frame = classify_frame(model, frame)
+    try:
+        frame = classify_frame(model, frame, task.prediction_prefix, source=task.source)
+    except InputError as exc:  # a table whose own columns clash with the predictions
+        return TaskResult(task.task_id, None, [], failures + [(task.source, str(exc))], 0, 0, 0)
     return TaskResult(task.task_id, _parquet_bytes(frame), list(frame.columns), failures, documents, len(frame),
                       int(frame["text"].str.len().sum()))
 
@@ -509,15 +613,16 @@ def _conform(table, schema):
 class _DocumentSummary:
     """Per-document counts, accumulated while the output streams past."""
 
-    def __init__(self, labels: list[str], threshold: float):
+    def __init__(self, labels: list[str], threshold: float, prefix: str = ""):
         self.labels = labels
         self.index = {label: i for i, label in enumerate(labels)}
         self.threshold = threshold
+        self.label_col, self.score_col = f"{prefix}label", f"{prefix}score"
         self.docs: dict[str, list] = {}  # doc_id → [label counts, score sum, low-confidence count]
 
     def add(self, frame: pd.DataFrame) -> None:
-        codes = frame["label"].map(self.index).to_numpy()
-        scores = frame["score"].to_numpy(dtype=float)
+        codes = frame[self.label_col].map(self.index).to_numpy()
+        scores = frame[self.score_col].to_numpy(dtype=float)
         for doc_id, rows in frame.groupby(frame["doc_id"].astype(str), sort=False).indices.items():
             entry = self.docs.setdefault(doc_id, [np.zeros(len(self.labels), dtype=np.int64), 0.0, 0])
             np.add.at(entry[0], codes[rows], 1)
@@ -550,7 +655,7 @@ class _Totals:
     with_rows: list = field(default_factory=list)
 
 
-def _collect(journal: Journal, n_tasks: int, labels: list[str]) -> _Totals:
+def _collect(journal: Journal, n_tasks: int, labels: list[str], prefix: str = "") -> _Totals:
     """Counts, failures and output columns of the whole job, from the journal (so a resumed job
     reports all of it). Columns: the inputs' in order of first appearance, then the predictions."""
     totals, seen = _Totals(), set()
@@ -568,7 +673,7 @@ def _collect(journal: Journal, n_tasks: int, labels: list[str]) -> _Totals:
                 if col not in seen:
                     seen.add(col)
                     totals.columns.append(col)
-    predicted = [*PREDICTION_COLUMNS, *(f"prob_{label}" for label in labels)]
+    predicted = prediction_columns(labels, prefix)
     totals.columns = [c for c in totals.columns if c not in predicted] + [c for c in predicted if c in seen]
     return totals
 
@@ -594,7 +699,7 @@ def _assemble(journal: Journal, totals: _Totals, out: Path, summary: _DocumentSu
                 table = pq.read_table(journal.data_path(task_id))
                 if parquet:
                     sink.write_table(_conform(table, schema))  # one row group per task
-                    frame = table.select(["doc_id", "label", "score"]).to_pandas() if summary else None
+                    frame = table.select(["doc_id", summary.label_col, summary.score_col]).to_pandas() if summary else None
                 else:
                     frame = table.to_pandas().reindex(columns=columns)
                     if csv:
@@ -687,7 +792,7 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
         raise InputError(f"chunk size must be at least 1, got {chunk_size}")
 
     # One job per output at a time: two would share the journal and interleave their rows.
-    with output_lock(out):
+    with output_lock(out), contextlib.ExitStack() as stack:
         model_dir = None if isinstance(model, TopicModel) else Path(model)
         if model_dir is None:
             card = model.card
@@ -702,12 +807,14 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
                      else low_confidence)
         runner = engines.make_engine(engine, model, model_dir=model_dir, workers=workers, scheduler=scheduler)
 
+        prefix = job_prediction_prefix(inputs, text_col)
         job = {"version": JOURNAL_VERSION, "model": card.get("model_sha256") or engines.model_fingerprint(model),
                "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
-               "chunk_size": chunk_size}
+               "chunk_size": chunk_size, "prediction_prefix": prefix}
         journal = Journal(out, job)
         resumed = journal.open(resume)  # the output's folder exists: output_lock made it
-        pause = _pause_hook()
+        stop = stack.enter_context(_StopRequest())
+        pause = _pause_hook(stop)
 
         bar = None
         with runner:
@@ -737,6 +844,8 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
             def pending() -> Iterator[Task]:
                 """Tasks still to run; committed ones are skipped, failures found while planning committed."""
                 for task in plan_tasks(inputs, text_col=text_col, chunk_size=chunk_size):
+                    task.prediction_prefix = prefix
+                    stop.check()  # a task planned while a stop was asked for may hold a half-read failure
                     counts["tasks"] = task.task_id + 1
                     meta = journal.meta(task.task_id) if resumed else None
                     if meta is not None:
@@ -759,13 +868,15 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
                     account(journal.commit(task, result), task.nbytes)
                     counts["commits"] += 1
                     pause(f"commit:{counts['commits']}")
+                    stop.check()
             finally:
                 if bar is not None:
                     bar.close()
+        stop.check()
 
-        totals = _collect(journal, counts["tasks"], labels)
+        totals = _collect(journal, counts["tasks"], labels, prefix)
         failures = totals.failures
-        doc_summary = _DocumentSummary(labels, threshold) if summary_path else None
+        doc_summary = _DocumentSummary(labels, threshold, prefix) if summary_path else None
         if totals.paragraphs:
             _assemble(journal, totals, out, doc_summary, pause)
         if failures or errors is not None:
@@ -814,7 +925,7 @@ def _read_bytes(path: str) -> bytes | None:
         return None  # the worker's reader reports the same error, with the same message
 
 
-def _pause_hook() -> Callable[[str], None]:
+def _pause_hook(stop: _StopRequest | None = None) -> Callable[[str], None]:
     point = os.environ.get(_PAUSE_ENV)
     if not point:
         return lambda _where: None
@@ -823,6 +934,8 @@ def _pause_hook() -> Callable[[str], None]:
         if where == point:
             print(f"paused at {where}", file=sys.stderr, flush=True)
             while True:
-                time.sleep(60)
+                time.sleep(0.05)
+                if stop is not None:
+                    stop.check()
 
     return pause

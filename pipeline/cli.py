@@ -1,8 +1,9 @@
 """Command line: a thin layer over ``pipeline.api``. Each ``cmd_*`` parses nothing itself; it
-takes parsed arguments, calls the API and prints.
+takes parsed arguments, calls the API and prints. Heavy libraries are imported inside the
+commands, so ``--help`` and bad arguments answer at once.
 
 Exit codes: 0 success, 2 bad usage or bad input (one line naming the file, row or column),
-1 internal error (a bug: traceback shown).
+1 internal error (a bug: traceback shown), 130/143 interrupted by Ctrl-C/SIGTERM.
 """
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import api
-from .batch import DEFAULT_CHUNK_SIZE
+from .config import DEFAULT_CHUNK_SIZE
 from .errors import InputError, PipelineError
+
+DESCRIPTION = """Classify the paragraphs of Chinese party-building reports (对照检查材料, 发言提纲, 问题清单,
+整改方案 …) by topic: train on labelled paragraphs, evaluate, predict over folders and tables.
+Run `report-topics COMMAND --help` for a command's options."""
 
 
 def _progress_enabled(args) -> bool:
@@ -52,6 +56,8 @@ def _config(args) -> dict:
 
 def cmd_train(args) -> int:
     """Train a model on labelled paragraph tables and save it as a model folder."""
+    from . import api
+
     config = _config(args)
     _say(args, f"training on {', '.join(map(str, args.data))} …")
     model = api.train(args.data, config=config, cv=args.cv, holdout=args.holdout, text_col=args.text_col,
@@ -73,6 +79,7 @@ def cmd_evaluate(args) -> int:
     """Evaluate a saved model on labelled tables (evaluate MODEL_DIR DATA...), or a config by
     grouped K-fold cross-validation (evaluate --cv K DATA...): metrics with bootstrap intervals,
     calibration, baselines and errors. --report OUT_DIR writes metrics.json, report.md and report.html."""
+    from . import api
     from .report import format_report, write_report
 
     paths = list(args.paths)
@@ -132,6 +139,7 @@ def cmd_predict(args) -> int:
 
 def cmd_ingest(args) -> int:
     """Split raw reports into a paragraph table: doc_id, para_index, text, heading, role."""
+    from . import api
     from .batch import write_table
 
     frame = api.ingest(args.inputs)
@@ -142,6 +150,7 @@ def cmd_ingest(args) -> int:
 
 def cmd_explain(args) -> int:
     """Most weighted terms per label; with TEXT, the terms that pushed its decision."""
+    from . import api
     from .explain import explain_texts, top_terms
 
     model = api.load(args.model)
@@ -166,7 +175,8 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="report-topics", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="report-topics", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, func, help_text):
@@ -183,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train", cmd_train, "train a model on labelled tables")
     p.add_argument("data", nargs="+", help="labelled tables (.csv .tsv .jsonl .parquet .xlsx)")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--config", help="TOML or JSON config file")
+    p.add_argument("--config", metavar="FILE", help="TOML or JSON config file")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="override one config value")
     p.add_argument("--cv", type=int, metavar="K", help="also run grouped K-fold CV and record it on the card")
     p.add_argument("--holdout", metavar="TABLE", help="labelled table never trained on; its metrics go on the card")
@@ -191,12 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("evaluate", cmd_evaluate, "evaluate a model (or a config by --cv) on labelled tables")
     # One positional list: MODEL_DIR DATA... normally, DATA... with --cv (no model: folds train their own).
-    p.usage = "%(prog)s [-h] [--report OUT_DIR] MODEL_DIR DATA... | --cv K [--config FILE] [--set S.K=V] DATA..."
+    p.usage = ("%(prog)s [options] MODEL_DIR DATA...\n"
+               "       %(prog)s --cv K [--cv-by COLUMN] [--learning-curve] [--config FILE] [--set SECTION.KEY=VALUE] "
+               "[options] DATA...")
     p.add_argument("paths", nargs="+", metavar="MODEL_DIR DATA",
                    help="a model folder then labelled tables; with --cv only labelled tables")
     p.add_argument("--report", metavar="OUT_DIR", help="write metrics.json, report.md and report.html here")
     p.add_argument("--cv", type=int, metavar="K", help="grouped K-fold cross-validation of the config instead of a model")
-    p.add_argument("--config", help="with --cv: TOML or JSON config file")
+    p.add_argument("--config", metavar="FILE", help="with --cv: TOML or JSON config file")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="with --cv: override one config value")
     p.add_argument("--cv-by", metavar="COLUMN",
                    help="with --cv: group the folds by this column (a writer, unit or year) instead of the document, "
@@ -250,9 +262,14 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)  # batch.JobInterrupted knows which signal stopped the job
+        if args.command == "predict":
+            print(f"interrupted ({'SIGTERM' if signum == 15 else 'Ctrl-C'}); finished tasks are kept: "
+                  "rerun the same command with --resume to continue", file=sys.stderr)
+        else:
+            print("interrupted", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

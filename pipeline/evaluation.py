@@ -250,8 +250,9 @@ def baseline_report(texts: Sequence[str], y_true: Sequence[str], labels: Sequenc
                     train_labels: Sequence[str] | None = None, keywords=None) -> dict:
     """Majority class and keyword rules on the same paragraphs as the model.
 
-    The majority label comes from ``train_labels`` when given; otherwise from the evaluation
-    set itself, which flatters this baseline slightly (it is said so in the result).
+    The majority label comes from ``train_labels`` when given (a saved model's card records
+    them); otherwise, for a model saved before cards did, from the evaluation set itself, which
+    flatters this baseline slightly (it is said so in the result).
     """
     from .baselines import KeywordClassifier, MajorityBaseline
 
@@ -289,6 +290,10 @@ def evaluate_report(model, frame: pd.DataFrame, *, train_labels: Sequence[str] |
     settings = _evaluation_settings(model.config)
     texts = frame["text"].astype(str).tolist()
     gold = frame["label"].astype(str).tolist()
+    if train_labels is None:  # a baseline knows only what the model knew: its training labels
+        counts = model.card.get("training_data", {}).get("label_counts")
+        if counts:
+            train_labels = [label for label, n in counts.items() for _ in range(int(n))]
     proba = model.predict_proba(texts)
     labels = model.labels
     predicted = np.asarray(labels, dtype=object)[proba.argmax(axis=1)]

@@ -33,15 +33,38 @@ def feature_names(pipeline) -> np.ndarray:
     return np.array([n.replace("words__", "w:", 1).replace("chars__", "c:", 1) for n in names], dtype=object)
 
 
-def top_terms(model, n: int = 15) -> pd.DataFrame:
-    """The ``n`` highest-weighted terms of each label: columns label, rank, term, weight."""
+def top_terms(model, n: int = 15, readable: bool = True) -> pd.DataFrame:
+    """The ``n`` highest-weighted terms of each label: columns label, rank, term, weight.
+
+    ``readable`` (default) keeps the terms a person can read as evidence: words and character
+    n-grams of two characters or more, and no character n-gram that only repeats part of a term
+    already listed (c:八项 under w:八项规定). Single characters (c:织, w:一) carry real weight in
+    the model but say little to a reader; ``readable=False`` lists every feature."""
     coef = linear_weights(model.pipeline)
     names = feature_names(model.pipeline)
     rows = []
     for k, label in enumerate(model.labels):
-        order = np.argsort(-coef[k])[:n]
-        rows += [{"label": label, "rank": r + 1, "term": names[j], "weight": float(coef[k, j])} for r, j in enumerate(order)]
+        listed: list[str] = []
+        for j in np.argsort(-coef[k]):
+            if len(listed) == n or coef[k, j] <= 0:
+                break
+            term = str(names[j])
+            text = term.split(":", 1)[-1]
+            if readable and not _readable(term, text, listed):
+                continue
+            listed.append(term)
+            rows.append({"label": label, "rank": len(listed), "term": term, "weight": float(coef[k, j])})
     return pd.DataFrame(rows)
+
+
+def _readable(term: str, text: str, listed: list[str]) -> bool:
+    compact = text.replace(" ", "")
+    if len(compact) < 2 or not any(ch.isalnum() for ch in compact):  # one character, or punctuation only
+        return False
+    shown = [t.split(":", 1)[-1].replace(" ", "") for t in listed]
+    if compact in shown:  # c:纪律 after w:纪律 repeats it
+        return False
+    return not (term.startswith("c:") and any(compact in t for t in shown))
 
 
 def explain_texts(model, texts, n: int = 8) -> list[list[tuple[str, float]]]:

@@ -47,12 +47,16 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def new_card(*, labels, config, data_sha256: str, n_rows: int, metrics: dict | None = None) -> dict:
+def new_card(*, labels, config, data_sha256: str, n_rows: int, metrics: dict | None = None,
+             label_counts: dict | None = None) -> dict:
+    training = {"sha256": data_sha256, "rows": int(n_rows)}
+    if label_counts is not None:  # what the model knew of the label mix: its majority baseline
+        training["label_counts"] = {str(k): int(v) for k, v in sorted(label_counts.items())}
     return {
         "format_version": FORMAT_VERSION,
         "labels": list(labels),
         "config": config,
-        "training_data": {"sha256": data_sha256, "rows": int(n_rows)},
+        "training_data": training,
         "metrics": metrics or {},
         "versions": library_versions(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -233,3 +233,94 @@ def test_every_table_format_streams_in_order(tmp_path, suffix):
     got = pd.concat([t.frame for t in tasks], ignore_index=True)
     assert got["text"].tolist() == rows["body"].tolist() and got["para_index"].tolist() == list(range(23))
     assert got["id"].astype(str).str.zfill(3).tolist() == rows["id"].tolist()
+
+
+@pytest.fixture(scope="module")
+def big_table(tmp_path_factory, corpus) -> Path:
+    """A table large enough that the CSV parser reads it in several blocks."""
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    rows = pd.concat([corpus[["doc_id", "para_index", "text"]].head(2000)] * 4, ignore_index=True)
+    rows.insert(0, "row_id", [f"{i:05d}" for i in range(len(rows))])
+    rows.to_csv(path, index=False)
+    return path
+
+
+def test_an_interrupt_while_reading_a_table_is_not_journalled_as_a_bad_input(tmp_path, model_dir, big_table,
+                                                                             monkeypatch):
+    """Ctrl-C landing inside the C parser's read() used to become "cannot parse as csv table", be
+    journalled as a failed input, and make --resume refuse the unchanged input as changed."""
+    import io
+
+    import pipeline.batch as batch
+
+    class InterruptedFile(io.FileIO):
+        interrupted = False
+
+        def read(self, size=-1):
+            # once past half the file (earlier chunks are classified and committed by then)
+            if not InterruptedFile.interrupted and self.tell() > big_table.stat().st_size / 2:
+                InterruptedFile.interrupted = True
+                raise KeyboardInterrupt
+            return super().read(size)
+
+    out = tmp_path / "p.parquet"
+    monkeypatch.setattr(batch, "open", lambda path, mode="r", *a, **k: InterruptedFile(path, "rb") if mode == "rb"
+                        else open(path, mode, *a, **k), raising=False)
+    with pytest.raises(KeyboardInterrupt):
+        predict_to_file(model_dir, [big_table], out, workers=1, chunk_size=200)
+    monkeypatch.undo()
+    assert InterruptedFile.interrupted
+    run = predict_to_file(model_dir, [big_table], out, workers=1, chunk_size=200, resume=True)
+    assert not run.failures and run.paragraphs == 8000 and run.resumed_tasks >= 1
+
+
+def _children(pid: int) -> list:
+    import psutil
+
+    return psutil.Process(pid).children(recursive=True)
+
+
+def _all_gone(procs, timeout: float = 15) -> bool:
+    import psutil
+
+    gone, alive = psutil.wait_procs(procs, timeout=timeout)
+    return not alive
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_stop_cleanly_and_resume(tmp_path, model_dir, reports, big_table, how):
+    args = ["predict", model_dir, reports, big_table, "--chunk-size", "300", "--workers", "2"]
+    expected = tmp_path / "expected.csv"
+    assert run_cli(*args, "--out", expected, "--quiet").returncode == 0
+
+    out = tmp_path / "out.csv"
+    proc = _start([*args, "--out", out], "commit:2")
+    assert _wait_for_pause(proc)
+    workers = _children(proc.pid)
+    assert workers
+    if how == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends: the whole process group
+    else:
+        os.kill(proc.pid, signal.SIGTERM)   # what a scheduler or `kill` sends: the parent only
+    proc.wait(timeout=60)
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.returncode == (130 if how == "ctrl-c" else 143), stderr
+    assert "--resume" in stderr and "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert _all_gone(workers), "workers outlived the stopped job"
+    r = run_cli(*args, "--out", out, "--resume")
+    assert r.returncode == 0, r.stderr
+    assert "tasks resumed" in r.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out, dtype=str), pd.read_csv(expected, dtype=str))
+
+
+def test_workers_die_with_a_killed_parent(tmp_path, model_dir, reports):
+    proc = _start(["predict", model_dir, reports, "--chunk-size", "40", "--workers", "2", "--out", tmp_path / "o.csv"],
+                  "commit:1")
+    assert _wait_for_pause(proc)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)  # the parent alone, as an OOM killer or `kill -9 PID` would
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert _all_gone(workers, timeout=10), [w.pid for w in workers if w.is_running()]
