@@ -259,14 +259,18 @@ def plot_report(report: dict) -> dict[str, str]:
 
 # ---- html -------------------------------------------------------------------------------------
 
+# Chinese fonts first by platform (Windows, macOS, Linux), so paragraphs never fall back to a
+# Latin font's missing-glyph boxes; system-ui last for the Latin text.
+_FONTS = ('"Microsoft YaHei","PingFang SC","Hiragino Sans GB","Noto Sans CJK SC","Source Han Sans SC",'
+          '"WenQuanYi Micro Hei","WenQuanYi Zen Hei",system-ui,-apple-system,"Segoe UI",sans-serif')
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
+body{font-family:%s;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;vertical-align:top}
-th{background:#f3f3f3}td.text{text-align:left;max-width:520px}td.l{text-align:left}
-img{max-width:100%;display:block;margin:.5rem 0}.note{color:#555;font-size:.9rem}
-"""
+th{background:#f3f3f3}th.l,td.l,td.text{text-align:left}td.text{min-width:24em;max-width:640px}
+img{max-width:100%%;display:block;margin:.5rem 0}.note{color:#555;font-size:.9rem}
+""" % _FONTS
 
 
 def _html_table(header: list[str], rows: list[list], left: set[int] = frozenset({0})) -> str:
@@ -275,21 +279,38 @@ def _html_table(header: list[str], rows: list[list], left: set[int] = frozenset(
         cls = ' class="text"' if i in left and i == len(header) - 1 else (' class="l"' if i in left else "")
         return f"<td{cls}>{text}</td>"
 
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    head = "".join(("<th class=\"l\">" if i in left else "<th>") + f"{html.escape(h)}</th>" for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(cell(i, v) for i, v in enumerate(row)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # Records on <body> how many figures decoded, and logs any that did not: lets a headless
-# browser test (and an analyst's console) tell a broken page from a working one.
+# browser test (and an analyst's console) tell a broken page from a working one. It also draws
+# two different Chinese characters and an unassigned code point in the page's font: when no
+# font has Chinese glyphs all three come out as the same missing-glyph box, and the page says
+# so (data-cjk-glyphs="missing", and a console warning naming the fonts to install).
 _IMAGE_CHECK = """
 <script>
+function cjkGlyphsRender() {
+  var canvas = document.createElement("canvas"), ctx = canvas.getContext("2d", {willReadFrequently: true});
+  canvas.width = canvas.height = 48;
+  var font = getComputedStyle(document.body).fontFamily;
+  function draw(ch) {
+    ctx.clearRect(0, 0, 48, 48); ctx.fillStyle = "#000"; ctx.font = "32px " + font; ctx.fillText(ch, 4, 38);
+    return Array.prototype.join.call(ctx.getImageData(0, 0, 48, 48).data, ",");
+  }
+  var a = draw("\u653f"), b = draw("\u6cbb"), missing = draw("\ufffe");
+  return a !== b && a !== missing && b !== missing;
+}
 window.addEventListener("load", function () {
   var imgs = document.images, ok = 0;
   for (var i = 0; i < imgs.length; i++) {
     if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++; else console.error("figure did not load: " + imgs[i].alt);
   }
   document.body.setAttribute("data-figures-loaded", ok + "/" + imgs.length);
+  var glyphs = cjkGlyphsRender();
+  document.body.setAttribute("data-cjk-glyphs", glyphs ? "ok" : "missing");
+  if (!glyphs) console.warn("Chinese text has no font here: install Noto Sans CJK SC, Source Han Sans SC or WenQuanYi");
 });
 </script>"""
 

@@ -48,6 +48,9 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
     assert not console, console
     loaded = re.search(r'data-figures-loaded="(\d+)/(\d+)"', dom.stdout)
     assert loaded and loaded.group(1) == loaded.group(2) == "4", loaded
+    # Chinese paragraphs render with real glyphs, not missing-glyph boxes (.ci/run installs
+    # fonts-noto-cjk where missing; the page names the fonts it wants).
+    assert 'data-cjk-glyphs="ok"' in dom.stdout, "Chinese text renders as missing glyphs: install fonts-noto-cjk"
     assert "Confusion matrix" in dom.stdout and "Errors" in dom.stdout
     # The screenshot is not blank: many non-white pixels and real variation.
     import matplotlib.image
@@ -56,6 +59,32 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
     assert pixels.shape[:2] == (2000, 1200)
     assert pixels.std() > 0.05
     assert (pixels.min(axis=2) < 0.9).mean() > 0.02
+
+
+def test_missing_chinese_fonts_are_detected(report, tmp_path):
+    """The glyph check can fail: with a font configuration that holds no Chinese font, the page
+    must say the glyphs are missing (so the check above is not vacuous)."""
+    chromium = _need_chromium()
+    latin = [d for d in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation") if os.path.isdir(d)]
+    if not latin:
+        pytest.skip("no Latin-only font folder to build a font configuration without Chinese fonts")
+    conf = tmp_path / "fonts.conf"
+    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+                    + "".join(f"<dir>{d}</dir>" for d in latin)
+                    + f"<cachedir>{tmp_path / 'fc-cache'}</cachedir></fontconfig>", encoding="utf-8")
+    paths = write_report(report, tmp_path / "rep")
+    dom = subprocess.run([chromium, *CHROME_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+                          "--dump-dom", paths["html"].resolve().as_uri()], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "FONTCONFIG_FILE": str(conf)})
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert 'data-cjk-glyphs="missing"' in dom.stdout
+
+
+def test_error_table_reads_left_to_right(report, tmp_path):
+    html = write_report(report, tmp_path / "rep")["html"].read_text(encoding="utf-8")
+    errors = html[html.index("<h2>Errors"):]
+    assert '<th class="l">text</th>' in errors and '<th class="l">gold</th>' in errors
+    assert "Microsoft YaHei" in html and "Noto Sans CJK SC" in html and "WenQuanYi" in html
 
 
 def test_markdown_and_json_agree(report, tmp_path):
