@@ -21,6 +21,9 @@ DEFAULT_CONFIG: dict[str, dict[str, Any]] = {
         "backend": "rjieba",
         "hmm": True,
         "use_stopwords": True,
+        # Convert traditional characters to simplified before anything else (OpenCC t2s):
+        # traditional-script mirrors of reports are common on the web.
+        "to_simplified": True,
     },
     "features": {
         "word_ngram_max": 2,
@@ -81,7 +84,7 @@ CALIBRATIONS = ("temperature", "sigmoid", "isotonic")
 _INT, _NUM = "int", "number"
 SETTINGS_SCHEMA: dict[str, dict[str, tuple]] = {
     "preprocess": {"backend": ("choice", BACKENDS, False), "hmm": ("bool", None, False),
-                   "use_stopwords": ("bool", None, False)},
+                   "use_stopwords": ("bool", None, False), "to_simplified": ("bool", None, False)},
     "features": {"word_ngram_max": (_INT, (1, 5), False), "word_min_df": (_INT, (1, None), False),
                  "char_ngram_min": (_INT, (1, 6), False), "char_ngram_max": (_INT, (1, 6), False),
                  "char_min_df": (_INT, (1, None), False), "sublinear_tf": ("bool", None, False),

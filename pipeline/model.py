@@ -26,7 +26,8 @@ from .preprocess import normalize_texts
 def build_pipeline(config: dict | None = None) -> Pipeline:
     config = merge_config(config)
     return Pipeline([
-        ("normalize", FunctionTransformer(normalize_texts)),
+        ("normalize", FunctionTransformer(normalize_texts,
+                                          kw_args={"to_simplified": config["preprocess"]["to_simplified"]})),
         ("features", build_features(config)),
         ("classifier", build_classifier(config)),
     ])

@@ -36,3 +36,19 @@ def test_segmenter_pickles_by_settings_and_loads_in_a_fresh_process(tmp_path):
     code = f"import pickle; s = pickle.load(open({str(path)!r}, 'rb')); print('|'.join(s('落实三会一课制度')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out.split("|") == seg("落实三会一课制度")
+
+
+def test_traditional_script_reads_as_simplified(trained_model, corpus, small_corpus):
+    """Traditional-script mirrors of reports are common on the web; the model sees them as the
+    simplified text it was trained on."""
+    import opencc
+
+    from pipeline.preprocess import normalize_texts
+
+    assert normalize_texts(["關於鞏固脫貧攻堅成果的對照檢查材料"], to_simplified=True) == ["关于巩固脱贫攻坚成果的对照检查材料"]
+    assert normalize_texts(["關於"], to_simplified=False) == ["關於"]
+    held = corpus[~corpus["doc_id"].isin(small_corpus["doc_id"])]["text"].head(200).tolist()
+    traditional = [opencc.OpenCC("s2t").convert(t) for t in held]
+    assert sum(a != b for a, b in zip(held, traditional)) > 150  # the copy really is traditional
+    same = (trained_model.predict(traditional) == trained_model.predict(held)).mean()
+    assert same >= 0.97, same
