@@ -117,7 +117,7 @@ def worker_ours(train: pd.DataFrame, test: pd.DataFrame, config: dict, out_dir: 
     pred = fitted.predict(texts)
     predict_seconds = time.perf_counter() - start
     return {"train_seconds": train_seconds, "predict_seconds": predict_seconds, **_scores(test["label"], pred),
-            "model_bytes": (out_dir / "ours" / "model.joblib").stat().st_size}
+            "model_bytes": sum(p.stat().st_size for p in (out_dir / "ours").iterdir() if p.name != "card.json")}
 
 
 def _ft_train(fasttext, lines: list[str], labels: list[str], params: dict, path: Path):

@@ -10,7 +10,7 @@ from .errors import ConfigError, InputError, ModelError, PipelineError
 
 # scikit-learn, pandas and jieba take over a second to import; ``import pipeline`` (and so the
 # command line's --help) must not pay that until a name that needs them is used.
-_LAZY = {"train": "api", "load": "api", "evaluate": "api", "evaluation_report": "api",
+_LAZY = {"train": "api", "load": "api", "convert": "api", "evaluate": "api", "evaluation_report": "api",
          "cross_validation_report": "api", "ingest": "api", "TopicModel": "model", "build_pipeline": "model"}
 
 
@@ -29,7 +29,7 @@ def __dir__():
 
 
 __all__ = [
-    "train", "load", "evaluate", "evaluation_report", "cross_validation_report", "ingest", "TopicModel", "build_pipeline", "DEFAULT_CONFIG", "load_config",
+    "train", "load", "convert", "evaluate", "evaluation_report", "cross_validation_report", "ingest", "TopicModel", "build_pipeline", "DEFAULT_CONFIG", "load_config",
     "PipelineError", "InputError", "ConfigError", "ModelError",
 ]
 __version__ = "0.1.0"

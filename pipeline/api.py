@@ -4,6 +4,7 @@
     model = pipeline.train("data/labels.csv")
     model.predict(["一是理论学习不够深入……"])
     model.save("models/mine"); model = pipeline.load("models/mine")
+    pipeline.convert("old_model", "new_model", allow_pickle=True)   # an old pickled folder → safe format
     metrics = pipeline.evaluate(model, "data/sample_labels.csv")
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .config import merge_config
 from .errors import InputError
 from .evaluation import compute_metrics, cross_validate_config
 from .model import TopicModel, build_pipeline, calibration_groups, check_training_labels, data_fingerprint, fit_pipeline
-from .persistence import load_model, new_card
+from .persistence import convert_model, load_model, new_card
 from .reading import read_labelled
 
 PathLike = str | os.PathLike
@@ -77,16 +78,26 @@ def train(data: Data, labels: Sequence[str] | None = None, *, config: dict | Non
     return model
 
 
-def load(path: PathLike) -> TopicModel:
-    """Load a model folder, verifying ``model.joblib`` against the card's sha256 first."""
-    return load_model(path)
+def load(path: PathLike, *, allow_pickle: bool = False) -> TopicModel:
+    """Load a model folder: every file is checked against the card's sha256, then the model is
+    rebuilt from arrays and JSON, running no code from the folder. An old folder (``model.joblib``,
+    a pickle, which runs whatever code it holds) loads only with ``allow_pickle=True``."""
+    return load_model(path, allow_pickle=allow_pickle)
+
+
+def convert(path: PathLike, out: PathLike, *, allow_pickle: bool = False) -> TopicModel:
+    """Rewrite the model folder ``path`` in the safe format at ``out`` (``out`` may be ``path``).
+    An old pickled folder is unpickled to do so: pass ``allow_pickle=True`` for folders you trust.
+    The new folder is checked to give exactly the same scores before it is written."""
+    return convert_model(path, out, allow_pickle=allow_pickle)
 
 
 def evaluate(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | None = None, *,
-             text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id") -> dict:
+             text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
+             allow_pickle: bool = False) -> dict:
     """Metrics of ``model`` on labelled data: accuracy, macro-F1, per-label table, confusion matrix."""
     if not isinstance(model, TopicModel):
-        model = load(model)
+        model = load(model, allow_pickle=allow_pickle)
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
     predicted = model.predict(frame["text"].astype(str).tolist())
     label_set = list(model.labels) + sorted(set(frame["label"]) - set(model.labels))
@@ -95,14 +106,14 @@ def evaluate(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | N
 
 def evaluation_report(model: TopicModel | PathLike, data: Data, labels: Sequence[str] | None = None, *,
                       text_col: str = "text", label_col: str = "label", group_col: str | None = "doc_id",
-                      max_errors: int | None = 50) -> dict:
+                      max_errors: int | None = 50, allow_pickle: bool = False) -> dict:
     """Everything ``evaluate`` gives plus top-2 accuracy, bootstrap intervals (documents resampled
     when ``doc_id`` is known), calibration, errors with the terms behind them, the most confused
     pairs and the majority/keyword baselines. ``pipeline.report.write_report`` renders it."""
     from .evaluation import evaluate_report
 
     if not isinstance(model, TopicModel):
-        model = load(model)
+        model = load(model, allow_pickle=allow_pickle)
     frame = labelled_frame(data, labels, text_col=text_col, label_col=label_col, group_col=group_col)
     return evaluate_report(model, frame, max_errors=max_errors)
 

@@ -758,7 +758,7 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
                     scheduler: str | None = None, summary: str | os.PathLike | None = None,
                     errors: str | os.PathLike | None = None, low_confidence: float | None = None,
                     text_col: str = "text", chunk_size: int = DEFAULT_CHUNK_SIZE,
-                    progress: bool | None = None) -> BatchRun:
+                    progress: bool | None = None, allow_pickle: bool = False) -> BatchRun:
     """Classify every paragraph of ``inputs`` (report files, folders, tables) into ``out``.
 
     ``workers``: processes (local engine) or LocalCluster workers (Dask); default all cores.
@@ -770,9 +770,11 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
     default ``<out stem>.errors.csv`` beside the output, written when any input failed.
     ``chunk_size``: paragraphs per task, roughly (table rows exactly).
     ``progress``: a progress bar on stderr (default: when stderr is a terminal).
+    ``allow_pickle``: load ``model``, an old pickled folder (``model.joblib``), which runs any code
+    it holds; workers still get the model in the safe format.
     """
     from . import engines
-    from .persistence import load_model, read_card
+    from .persistence import load_model
 
     started = time.perf_counter()
     out = check_output_path(out)
@@ -793,22 +795,18 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
 
     # One job per output at a time: two would share the journal and interleave their rows.
     with output_lock(out), contextlib.ExitStack() as stack:
-        model_dir = None if isinstance(model, TopicModel) else Path(model)
-        if model_dir is None:
-            card = model.card
-        elif engine == "dask":
-            # Only the workers unpickle the model; here the card (labels, config, sha256) is enough.
-            model, card = None, read_card(model_dir)
-        else:
-            model = load_model(model_dir)
-            card = model.card
+        if not isinstance(model, TopicModel):
+            # Loaded here for every engine (a safe folder in a fraction of a second), so that a bad
+            # folder fails now, in one line, rather than on the workers; Dask workers get its files.
+            model = load_model(Path(model), allow_pickle=allow_pickle)
+        card = model.card
         labels = [str(label) for label in card["labels"]]
         threshold = (card["config"].get("evaluation", {}).get("low_confidence", 0.5) if low_confidence is None
                      else low_confidence)
-        runner = engines.make_engine(engine, model, model_dir=model_dir, workers=workers, scheduler=scheduler)
+        runner = engines.make_engine(engine, model, model_dir=None, workers=workers, scheduler=scheduler)
 
         prefix = job_prediction_prefix(inputs, text_col)
-        job = {"version": JOURNAL_VERSION, "model": card.get("model_sha256") or engines.model_fingerprint(model),
+        job = {"version": JOURNAL_VERSION, "model": engines.model_fingerprint(model),
                "inputs": [str(p.resolve()) for p in inputs], "text_col": text_col,
                "chunk_size": chunk_size, "prediction_prefix": prefix}
         journal = Journal(out, job)

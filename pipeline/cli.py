@@ -87,6 +87,9 @@ def cmd_evaluate(args) -> int:
     if args.cv is not None:
         if args.cv < 2:
             raise InputError(f"--cv needs at least 2 folds, got {args.cv}")
+        if args.allow_pickle:
+            raise InputError("--allow-pickle applies only to a saved model (evaluate MODEL_DIR DATA...); "
+                             "--cv trains its own")
         if paths and (Path(paths[0]) / "card.json").exists():
             raise InputError(f"{paths[0]} is a model folder; --cv trains its own models from the config "
                               "(use --config/--set), so pass only labelled tables: evaluate --cv K DATA...")
@@ -105,7 +108,7 @@ def cmd_evaluate(args) -> int:
         if len(paths) < 2:
             raise InputError("evaluate needs a model folder and labelled data: evaluate MODEL_DIR DATA... "
                               "(or cross-validate a config: evaluate --cv K DATA...)")
-        model = api.load(paths[0])
+        model = api.load(paths[0], allow_pickle=args.allow_pickle)
         report = api.evaluation_report(model, paths[1:], **columns)
         title = f"Evaluation report: {paths[0]}"
     print(format_report(report))
@@ -127,7 +130,7 @@ def cmd_predict(args) -> int:
     result = predict_to_file(args.model, args.inputs, args.out, workers=args.workers, resume=args.resume,
                              engine=args.engine, scheduler=args.scheduler, summary=args.summary, errors=args.errors,
                              low_confidence=args.low_confidence, text_col=args.text_col, chunk_size=args.chunk_size,
-                             progress=_progress_enabled(args))
+                             progress=_progress_enabled(args), allow_pickle=args.allow_pickle)
     shown = 10
     for path, reason in result.failures[:shown]:
         print(f"skipped: {reason}", file=sys.stderr)
@@ -153,7 +156,7 @@ def cmd_explain(args) -> int:
     from . import api
     from .explain import explain_texts, top_terms
 
-    model = api.load(args.model)
+    model = api.load(args.model, allow_pickle=args.allow_pickle)
     if args.text:
         proba = model.classify([args.text]).iloc[0]
         print(f"label: {proba['label']}   score: {proba['score']:.3f}")
@@ -163,6 +166,19 @@ def cmd_explain(args) -> int:
     table = top_terms(model, n=args.top)
     for label, group in table.groupby("label", sort=False):
         print(f"{label}: " + "  ".join(group["term"]))
+    return 0
+
+
+def cmd_convert(args) -> int:
+    """Rewrite a model folder in the safe format (arrays.npz and state.json, which load without
+    running code). An old folder (model.joblib) is a pickle: converting it runs any code it holds,
+    so it needs --allow-pickle; convert only folders you trust. The new folder is checked to give
+    exactly the same scores before it is written; OUT may be the old folder itself."""
+    from . import api
+
+    model = api.convert(args.model, args.out, allow_pickle=args.allow_pickle)
+    files = ", ".join(f"{name} {Path(args.out, name).stat().st_size / 1e6:.1f} MB" for name in model.card["files"])
+    print(f"saved {args.out} in the safe format ({files})")
     return 0
 
 
@@ -184,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", "-q", action="store_true", help="print only results and errors")
         p.set_defaults(func=func)
         return p
+
+    def allow_pickle(p):
+        p.add_argument("--allow-pickle", action="store_true",
+                       help="also load an old model folder (model.joblib): a pickle, which runs any code it holds; "
+                            "only for folders you trust (convert them: report-topics convert)")
 
     def columns(p):
         p.add_argument("--text-col", default="text", help="column holding the paragraph text (default: text)")
@@ -216,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-curve", action="store_true",
                    help="with --cv: also score the config trained on 1/8, 1/4, 1/2, 3/4 and all of each training fold's "
                         "documents, to answer 'do I need more labels?'")
+    allow_pickle(p)
     columns(p)
 
     p = command("predict", cmd_predict, "label paragraphs of reports or tables")
@@ -238,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE, metavar="N",
                    help="paragraphs per task, roughly: table rows, or report files grouped by size "
                         f"(default: {DEFAULT_CHUNK_SIZE})")
+    allow_pickle(p)
 
     p = command("ingest", cmd_ingest, "split raw reports into a paragraph table")
     p.add_argument("inputs", nargs="+", help="report files or folders")
@@ -247,9 +270,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model folder")
     p.add_argument("text", nargs="?", help="a paragraph to explain")
     p.add_argument("--top", type=int, default=12, help="terms to show (default: 12)")
+    allow_pickle(p)
+
+    p = command("convert", cmd_convert, "rewrite a model folder in the safe format")
+    p.add_argument("model", help="model folder to convert (an old one holds model.joblib)")
+    p.add_argument("--out", required=True, help="folder to write (may be the model folder itself)")
+    p.add_argument("--allow-pickle", action="store_true",
+                   help="required for an old folder: converting unpickles model.joblib, which runs any code it holds")
 
     command("demo", cmd_demo, "train, evaluate and predict on the bundled data")
     return parser
+
+
+_default_formatwarning = warnings.formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Our warnings as one line, like our errors; other libraries' as they print them."""
+    from .errors import ModelWarning
+
+    if issubclass(category, ModelWarning):
+        return f"warning: {message}\n"
+    return _default_formatwarning(message, category, filename, lineno, line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quiet:
         warnings.simplefilter("ignore")
+    warnings.formatwarning = _format_warning
     try:
         return args.func(args)
     except PipelineError as exc:

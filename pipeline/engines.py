@@ -9,20 +9,20 @@ per worker process, never per task.
 - ``PoolEngine`` (local, N workers): a ``ProcessPoolExecutor``. The model is loaded and the
   segmentation dictionary warmed in this process *before* the pool forks, so on Linux workers
   share them copy-on-write instead of each spending a second on jieba's start-up. Where fork is
-  not available the model is pickled to each worker once, by the pool's initializer.
-- ``DaskEngine``: a ``dask.distributed`` cluster, local or remote. The model's ``model.joblib``
-  bytes are scattered to every worker once (``client.scatter(..., broadcast=True)``); a worker
-  verifies their sha256 and unpickles them on its first task, then keeps the model for the
-  rest of the job. Tables travel as row slices; report files are shipped as bytes to workers on
-  other machines (which then need neither the model folder nor the inputs on disk), while
-  workers on this machine read them directly.
+  not available each worker gets the model once, by the pool's initializer, in the safe format
+  (``ModelPayload``), and rebuilds it.
+- ``DaskEngine``: a ``dask.distributed`` cluster, local or remote. The model's files in the safe
+  format (``arrays.npz``, ``state.json``) are scattered to every worker once
+  (``client.scatter(..., broadcast=True)``); a worker checks them against the card's sha256
+  and rebuilds the model from them on its first task (nothing is unpickled as a model), then
+  keeps it for the rest of the job. Tables travel as row slices; report files are shipped as
+  bytes to workers on other machines (which then need neither the model folder nor the inputs
+  on disk), while workers on this machine read them directly.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import io
 import multiprocessing
 import os
 import signal
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import ModelError, PipelineError
+from .errors import PipelineError
 from .model import TopicModel
 
 DASK_INSTALL_HINT = 'the Dask engine needs dask.distributed: pip install "report-topics[dask]"'
@@ -49,19 +49,10 @@ def make_engine(name: str, model: TopicModel, *, model_dir: Path | None, workers
 
 
 def model_fingerprint(model: TopicModel) -> str:
-    """Identifies the model in a job's journal: its file's sha256 when it was saved."""
-    sha = model.card.get("model_sha256")
-    if sha:
-        return sha
-    return hashlib.sha256(_model_bytes(model)).hexdigest()
+    """Identifies the model in a job's journal (``persistence.model_id``)."""
+    from .persistence import model_id
 
-
-def _model_bytes(model: TopicModel) -> bytes:
-    import joblib
-
-    buffer = io.BytesIO()
-    joblib.dump(model.pipeline, buffer)
-    return buffer.getvalue()
+    return model_id(model)
 
 
 def warm_up(model: TopicModel) -> TopicModel:
@@ -95,7 +86,7 @@ def dask_setup(server=None) -> None:
         server.pre_spawn_env.pop("MALLOC_TRIM_THRESHOLD_", None)  # what the worker starts with
         server.env.pop("MALLOC_TRIM_THRESHOLD_", None)  # what it sets once started (too late for glibc)
         return
-    import sklearn.calibration  # noqa: F401  (the classes a model pickle refers to)
+    import sklearn.calibration  # noqa: F401  (the classes a model is rebuilt with)
     import sklearn.svm  # noqa: F401
 
     from .config import DEFAULT_CONFIG
@@ -129,13 +120,15 @@ class SerialEngine:
 _WORKER_MODEL: TopicModel | None = None
 
 
-def _init_pool_worker(model: TopicModel, parent_pid: int) -> None:
+def _init_pool_worker(model: "TopicModel | ModelPayload", parent_pid: int) -> None:
     global _WORKER_MODEL
     # Ctrl-C reaches the whole process group; the parent decides when the job stops (at a safe
     # point, see batch._StopRequest), so a worker neither dies mid-task nor prints a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent_pid)
+    if isinstance(model, ModelPayload):  # spawned: rebuild from the safe format's bytes
+        model = model.load()
     _WORKER_MODEL = warm_up(model)  # already warm when forked; loads the dictionary when spawned
 
 
@@ -167,21 +160,25 @@ def _ready() -> bool:
 class PoolEngine:
     ships_inputs = False
 
-    def __init__(self, model: TopicModel, workers: int):
+    def __init__(self, model: TopicModel, workers: int, start_method: str | None = None):
         self.model = warm_up(model)
         self.workers = workers
+        # fork on Linux; elsewhere (or when asked, as a test does) the platform's spawn/forkserver
+        self.start_method = start_method or ("fork" if sys.platform.startswith("linux") else None)
         self.pool = None
 
     def __enter__(self):
-        # fork shares the loaded model and warm dictionary; other platforms pickle the model once
-        # per worker through the initializer.
-        context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
-        if context is not None:
+        # fork shares the loaded model and warm dictionary; other start methods send each worker
+        # the model's safe-format files once, through the initializer, and the worker rebuilds it.
+        forked = self.start_method == "fork"
+        context = multiprocessing.get_context(self.start_method) if self.start_method else None
+        if forked:
             # Keep the garbage collector off the inherited heap: scanning it would write to every
             # object and copy the model page by page into each worker.
             gc.freeze()
+        shipped = self.model if forked else ModelPayload.from_model(self.model, None)
         self.pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_init_pool_worker,
-                                        initargs=(self.model, os.getpid()))
+                                        initargs=(shipped, os.getpid()))
         # Start the workers now, before this process opens files or starts threads (tqdm's
         # monitor, Arrow's I/O pool) that a forked child must not inherit mid-use.
         self.pool.submit(_ready).result()
@@ -215,30 +212,36 @@ class PoolEngine:
 
 @dataclass(frozen=True)
 class ModelPayload:
-    """A model as bytes, to scatter to Dask workers: the pipeline's joblib file and its card."""
+    """A model as data, to send to other processes: its card and the bytes of its safe-format
+    files. ``load`` checks every file against the card's sha256 and rebuilds the model from
+    arrays and JSON, exactly as ``pipeline.load`` does from a folder."""
 
-    sha256: str
-    data: bytes
     card: dict
+    files: dict
+
+    @property
+    def sha256(self) -> str:
+        """One digest for the model's files (``persistence.files_digest``)."""
+        from .persistence import files_digest
+
+        return files_digest(self.card["files"])
 
     @classmethod
     def from_model(cls, model: TopicModel | None, model_dir: Path | None) -> "ModelPayload":
-        """From the saved folder when there is one (its bytes, checked against the card), else
-        by pickling the in-memory model."""
-        if model_dir is not None:
-            from .persistence import read_verified
+        """From the model in memory when there is one (whatever format it was loaded from), else
+        from the saved folder (its files, checked against the card)."""
+        from .persistence import model_files, read_model_files, safe_card
 
-            card, data = read_verified(model_dir)
-            return cls(card["model_sha256"], data, card)
-        data = _model_bytes(model)
-        return cls(hashlib.sha256(data).hexdigest(), data, model.card)
+        if model is None:
+            card, files = read_model_files(model_dir)
+            return cls(card, files)
+        files = model_files(model)
+        return cls(safe_card(model.card, files), files)
 
     def load(self) -> TopicModel:
-        import joblib
+        from .persistence import model_from_files
 
-        if hashlib.sha256(self.data).hexdigest() != self.sha256:
-            raise ModelError("the model bytes a Dask worker received do not match their sha256")
-        return warm_up(TopicModel(joblib.load(io.BytesIO(self.data)), self.card))
+        return warm_up(model_from_files(self.card, self.files, where="the model sent to this worker"))
 
 
 # On a Dask worker: the last model used, by sha256. One model per worker process, loaded on the

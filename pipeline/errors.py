@@ -20,3 +20,8 @@ class ConfigError(PipelineError):
 
 class ModelError(PipelineError):
     """A model folder is missing, incomplete, tampered with or from an incompatible version."""
+
+
+class ModelWarning(UserWarning):
+    """Something about a model the user should know, printed as one line by the CLI (an old
+    pickled folder loaded with ``allow_pickle=True``, another scikit-learn version)."""

@@ -24,6 +24,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.utils.validation import check_is_fitted
 
 from .preprocess import Segmenter
+from .state import StateReader, StateWriter
 
 _CHAR_BITS = 21  # every Unicode code point (+1) fits in 21 bits
 
@@ -221,6 +222,38 @@ class NgramTfidfVectorizer(TransformerMixin, BaseEstimator):
     def vocabulary_(self) -> dict:
         """term → column, as in scikit-learn's vectorizers."""
         return {name: i for i, name in enumerate(self.get_feature_names_out())}
+
+
+# ---- fitted state as data (persistence's safe format) --------------------------------------
+# A fitted vectorizer is its word list (word analyzer), its vocabulary and its idf weights; the
+# analyzer, n-gram range and tokenizer are settings, rebuilt from the config.
+
+def save_vectorizer_state(vectorizer: NgramTfidfVectorizer, out: StateWriter) -> None:
+    """``words`` (JSON list, index order), ``terms`` (int64 keys in column order, or a JSON list
+    of n-gram strings when keys would not fit in 63 bits) and ``idf``."""
+    check_is_fitted(vectorizer, "terms_")
+    if vectorizer.analyzer == "word":
+        out.put("words", [str(w) for w in vectorizer.words_])
+    if vectorizer._use_int_keys():
+        out.put_array("terms", np.asarray(vectorizer.terms_, dtype=np.int64))
+    else:
+        out.put("terms", [str(t) for t in vectorizer.terms_])
+    out.put_array("idf", vectorizer.idf_)
+
+
+def restore_vectorizer(vectorizer: NgramTfidfVectorizer, state: StateReader) -> NgramTfidfVectorizer:
+    """Set the fitted attributes of an unfitted ``vectorizer`` (built from the model's config)."""
+    if vectorizer.analyzer == "word":
+        vectorizer.words_ = pd.Index(np.asarray(state.strings("words", unique=True), dtype=object), dtype=object)
+    if vectorizer._use_int_keys():
+        terms = state.array("terms", dtypes=("int64",), shape=(None,))
+        if terms.size and (terms[0] <= 0 or (np.diff(terms) <= 0).any()):
+            raise state.array_error("terms", "must hold positive, increasing n-gram keys")
+        vectorizer.terms_ = pd.Index(terms)
+    else:
+        vectorizer.terms_ = pd.Index(np.asarray(state.strings("terms", unique=True), dtype=object), dtype=object)
+    vectorizer.idf_ = state.array("idf", dtypes=(vectorizer.dtype,), shape=(len(vectorizer.terms_),))
+    return vectorizer
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:

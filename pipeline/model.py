@@ -16,11 +16,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from .classifier import build_classifier
+from .classifier import build_classifier, restore_classifier, save_classifier_state
 from .config import merge_config
-from .errors import InputError
-from .features import build_features
+from .errors import InputError, ModelError
+from .features import build_features, restore_vectorizer, save_vectorizer_state
 from .preprocess import normalize_texts
+from .state import StateReader, StateWriter
 
 
 def build_pipeline(config: dict | None = None) -> Pipeline:
@@ -31,6 +32,40 @@ def build_pipeline(config: dict | None = None) -> Pipeline:
         ("features", build_features(config)),
         ("classifier", build_classifier(config)),
     ])
+
+
+def pipeline_state(pipeline: Pipeline) -> tuple[dict, dict[str, np.ndarray]]:
+    """A fitted pipeline as data: (JSON values, numeric arrays by dotted name). The inverse of
+    ``restore_pipeline``; settings are not included, they come from the config."""
+    out = StateWriter()
+    out.put("classes", [str(c) for c in pipeline.classes_])
+    features = out.sub("features")
+    for name, vectorizer in pipeline.named_steps["features"].transformer_list:
+        save_vectorizer_state(vectorizer, features.sub(name))
+    save_classifier_state(pipeline.named_steps["classifier"], out.sub("classifier"))
+    return out.meta, out.arrays
+
+
+def restore_pipeline(config: dict, meta: dict, arrays: dict[str, np.ndarray], *, where: str = "state",
+                     arrays_where: str = "arrays") -> Pipeline:
+    """``build_pipeline(config)`` with the fitted attributes set from ``pipeline_state``'s data.
+
+    Every entry is checked (type, dtype, shape, agreement with the config); anything missing,
+    malformed or left over raises ``ModelError`` naming it and where it came from (``where``:
+    the JSON values, ``arrays_where``: the arrays). Nothing is imported or called by a name
+    found in the data: the estimators are the ones the config builds."""
+    pipeline = build_pipeline(config)
+    state = StateReader(meta, arrays, where=where, arrays_where=arrays_where)
+    labels = state.strings("classes", unique=True)
+    if len(labels) < 2 or labels != sorted(labels):
+        raise ModelError(f"{where}: classes must be two or more labels in sorted order, got {labels[:10]}")
+    features = state.sub("features")
+    n_features = 0
+    for name, vectorizer in pipeline.named_steps["features"].transformer_list:
+        n_features += len(restore_vectorizer(vectorizer, features.sub(name)).terms_)
+    restore_classifier(pipeline.named_steps["classifier"], state.sub("classifier"), np.asarray(labels), n_features)
+    state.finish()
+    return pipeline
 
 
 def calibration_groups(frame: pd.DataFrame, config: dict) -> list[str]:

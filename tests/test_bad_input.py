@@ -209,8 +209,8 @@ def test_missing_parts(model_copy):
 
 
 def test_missing_model_file(model_copy):
-    (model_copy / "model.joblib").unlink()
-    with pytest.raises(ModelError, match="model.joblib.*missing"):
+    (model_copy / "arrays.npz").unlink()
+    with pytest.raises(ModelError, match="arrays.npz.*missing"):
         pipeline.load(model_copy)
 
 
@@ -233,15 +233,17 @@ class _Payload:
 
 
 def test_malicious_pickle_never_runs(model_copy, tmp_path):
+    """A pickle swapped in without updating the card fails its checksum. (With the card updated
+    too, the safe format still never unpickles it: tests/test_safe_format.py.)"""
     marker = tmp_path / "PWNED"
-    (model_copy / "model.joblib").write_bytes(pickle.dumps(_Payload(str(marker))))
+    (model_copy / "arrays.npz").write_bytes(pickle.dumps(_Payload(str(marker))))
     r = run_cli("predict", model_copy, tmp_path / "x.txt", "--out", tmp_path / "o.csv")
     assert r.returncode == 2 and "sha256" in r.stderr
     with pytest.raises(ModelError, match="sha256"):
         pipeline.load(model_copy)
     assert not marker.exists()
-    # The check is what stops it: the same payload does run when unpickled directly.
-    pickle.loads((model_copy / "model.joblib").read_bytes()).close()
+    # The payload is live: unpickled directly, it does run.
+    pickle.loads((model_copy / "arrays.npz").read_bytes()).close()
     assert marker.exists()
 
 

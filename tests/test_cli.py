@@ -9,7 +9,7 @@ def test_train_evaluate_predict_end_to_end(tmp_path, small_csv, corpus, small_co
     model = tmp_path / "model"
     r = run_cli("train", small_csv, "--out", model, "--quiet")
     assert r.returncode == 0, r.stderr
-    assert (model / "model.joblib").exists() and (model / "card.json").exists()
+    assert sorted(q.name for q in model.iterdir()) == ["arrays.npz", "card.json", "state.json"]
 
     held_out = corpus[~corpus["doc_id"].isin(small_corpus["doc_id"])].head(300)
     test_csv = tmp_path / "test.csv"
