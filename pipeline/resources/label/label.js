@@ -14,6 +14,7 @@
   let backPos = -1;       // position in state.recent while going back
   let chain = Promise.resolve();
   let renders = 0;
+  let actions = 0;
   let polling = null;
   let toastTimer = null;
 
@@ -355,7 +356,9 @@
   function enqueue(action) {
     // One action at a time, in the order the keys were pressed: each applies to what the one
     // before it left on screen.
-    chain = chain.then(action).catch((err) => toast(err.message, true));
+    chain = chain.then(action).catch((err) => toast(err.message, true)).then(() => {
+      document.body.dataset.actions = ++actions;  // for tests: every key's work is done
+    });
     return chain;
   }
 
