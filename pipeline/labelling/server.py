@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import os
 import secrets
 import socket
 import sys
@@ -277,14 +278,22 @@ def url_for(host: str, sock: socket.socket, token: str) -> str:
     return f"http://{shown}:{port}/{token}/"
 
 
+def _has_display() -> bool:
+    """Whether a graphical browser can open here. Without a display, Python's webbrowser falls
+    back to console browsers (lynx, w3m), which would take over the terminal the server logs to."""
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def serve(inputs, out, *, model=None, labels=None, order: str = "uncertain", train_data=None,
           host: str = "127.0.0.1", port: int | None = None, open_browser: bool = True,
-          say: Callable[[str], None] | None = None, ready: Callable[[str], None] | None = None) -> dict:
-    """Run the labelling page until Ctrl-C or SIGTERM; returns a summary of the session.
+          say: Callable[[str], None] | None = None) -> dict:
+    """Run the labelling page until Ctrl-C or SIGTERM; returns the session's final state.
 
     Holds the labels file's lock all along (a second server, or a predict job, on the same file
-    fails at once), prints the page's URL on stdout as one line (``ready(url)`` if given), and
-    opens it in a browser unless ``open_browser`` is false.
+    fails at once), prints the page's URL on stdout as one line, and opens it in a browser
+    unless ``open_browser`` is false or there is no display to show one on.
     """
     import signal
     import threading
@@ -328,10 +337,10 @@ def serve(inputs, out, *, model=None, labels=None, order: str = "uncertain", tra
                     say(f"note: {note}")
                 print(url, flush=True)
                 say("labelling page ready; stop the server with Ctrl-C (every decision is already saved)")
-                if ready is not None:
-                    ready(url)
-                if open_browser:
+                if open_browser and _has_display():
                     threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+                elif open_browser:
+                    say("no display found: open the address above in a browser")
                 server.run(sockets=[sock])
             finally:
                 session.close()

@@ -63,8 +63,10 @@ class LabelSession:
                  proba: np.ndarray | None = None, model_labels: Sequence[str] | None = None,
                  model_name: str | None = None, order: str = "uncertain", trained_keys: Iterable[Key] = (),
                  retrain: dict | None = None, notes: Iterable[str] = (), log: Callable[[str], None] | None = None):
-        """``retrain``: None when the page cannot retrain, else ``config``, ``base`` (a frame of
-        the model's training data, or None for a cold start), ``model_out`` (folder to save
+        """``proba``: the model's scores for every paragraph (columns in ``model_labels`` order),
+        or None without a model. ``retrain``: None when the page cannot retrain, else a dict of
+        ``config``, ``base`` (a frame of the model's training data, or None), ``cold`` (no model
+        was given: train a first one from the analyst's labels), ``model_out`` (folder to save
         retrained models to, or None), ``card`` (what the saved card records of the session)
         and ``why_not`` (None, or why retraining is off)."""
         if order not in ORDERS:
