@@ -895,11 +895,13 @@ def predict_to_file(model: TopicModel | str | os.PathLike, inputs: Iterable[str 
 
 
 @contextlib.contextmanager
-def output_lock(out: Path) -> Iterator[None]:
+def output_lock(out: Path, busy: str | None = None) -> Iterator[None]:
     """Hold ``.<out name>.lock`` beside the output for the whole job, or fail at once naming the
-    output. The operating system drops the lock when a job dies, however it dies, so there is
-    nothing stale to clean up after a kill; a job that ends removes the file while it still holds
-    the lock (filelock then makes a job that opened the old file look again)."""
+    output (``busy``: what to say after it instead of the predict job's message). The operating
+    system drops the lock when a job dies, however it dies, so there is nothing stale to clean up
+    after a kill; a job that ends removes the file while it still holds the lock (filelock then
+    makes a job that opened the old file look again). The labelling server holds the same lock
+    on its labels file, so neither a second server nor a predict job can write it meanwhile."""
     from filelock import FileLock, Timeout
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -907,8 +909,8 @@ def output_lock(out: Path) -> Iterator[None]:
     try:
         lock.acquire()
     except Timeout:
-        raise InputError(f"{out}: another predict job is writing this output; wait for it to finish, "
-                         "or choose another output") from None
+        raise InputError(f"{out}: " + (busy or "another predict job is writing this output; wait for it to finish, "
+                                               "or choose another output")) from None
     try:
         yield
     finally:

@@ -182,6 +182,32 @@ def cmd_convert(args) -> int:
     return 0
 
 
+def cmd_label(args) -> int:
+    """Label paragraphs in a local web page, with the model's suggestions, and retrain from it.
+
+    Reads what predict reads (report files, folders, tables of paragraphs or predictions), shows
+    one paragraph at a time in its document with the model's top suggestions, and writes every
+    decision to --out (.csv, .jsonl or .parquet) at once; rerun with the same --out to resume.
+    Keys: 1-9 pick a label, Enter accepts the suggestion, s skips, u undoes, Left goes back to
+    earlier decisions, r retrains. The page listens on 127.0.0.1 behind a random token in its URL,
+    which is printed on one line. The labels file trains as any table does:
+    train data/labels.csv MY_LABELS --out models/mine
+    """
+    from .labelling.server import serve
+
+    model = args.model or (None if args.labels else str(_default_model()))
+    serve(args.inputs, args.out, model=model, labels=args.labels, order=args.order, train_data=args.train_data,
+          host=args.host, port=args.port, open_browser=not args.no_browser,
+          say=(lambda message: None) if args.quiet else None)
+    return 0
+
+
+def _default_model():
+    from .paths import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
+
 def cmd_demo(args) -> int:
     """Train on the bundled corpus, evaluate on the bundled real report, and show its paragraphs labelled."""
     from .demo import run_demo
@@ -277,6 +303,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write (may be the model folder itself)")
     p.add_argument("--allow-pickle", action="store_true",
                    help="required for an old folder: converting unpickles model.joblib, which runs any code it holds")
+
+    p = command("label", cmd_label, "label paragraphs in a local web page, with suggestions, and retrain")
+    p.add_argument("inputs", nargs="+", help="report files (.txt .md .docx), folders, or tables (predictions too)")
+    p.add_argument("--out", required=True, metavar="LABELS",
+                   help="labels file to write and resume: .csv, .jsonl or .parquet")
+    p.add_argument("--model", metavar="DIR",
+                   help="model whose suggestions and label set to use (default: models/default, or none with --labels)")
+    p.add_argument("--labels", metavar="A,B,...",
+                   help="the label set, comma-separated (default: the model's); without --model, a cold start: "
+                        "the page trains a first model once two labels have 3 examples each")
+    p.add_argument("--train-data", nargs="+", metavar="TABLE",
+                   help="tables the model was trained on, for retraining on them plus your labels "
+                        "(default: data/labels.csv when it is exactly the model's training data)")
+    p.add_argument("--order", choices=("uncertain", "document"), default="uncertain",
+                   help="uncertain: least sure first, spread across documents (default); document: reading order")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; others print a warning)")
+    p.add_argument("--port", type=int, metavar="N", help="port (default: 8765, or any free one if it is taken)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL without opening a browser")
 
     command("demo", cmd_demo, "train, evaluate and predict on the bundled data")
     return parser

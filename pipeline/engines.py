@@ -126,13 +126,13 @@ def _init_pool_worker(model: "TopicModel | ModelPayload", parent_pid: int) -> No
     # point, see batch._StopRequest), so a worker neither dies mid-task nor prints a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     if isinstance(model, ModelPayload):  # spawned: rebuild from the safe format's bytes
         model = model.load()
     _WORKER_MODEL = warm_up(model)  # already warm when forked; loads the dictionary when spawned
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Have the kernel kill this worker when the job's process dies, however it dies (SIGKILL
     included): a job killed from outside must not leave workers of ~300 MB each behind."""
     if not sys.platform.startswith("linux"):
