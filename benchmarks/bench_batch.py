@@ -51,9 +51,9 @@ print(json.dumps({"seconds": run.seconds, "paragraphs": run.paragraphs, "charact
 """
 
 
-def build_workload(folder: Path, paragraphs: int) -> tuple[list[Path], int]:
-    """Copies of the bundled reports in folders copy_0000, copy_0001 …; returns the folders and
-    the paragraphs one copy holds."""
+def build_workload(folder: Path, paragraphs: int, docs_per_copy: int | None = None) -> tuple[list[Path], int]:
+    """Copies of the bundled reports (the first ``docs_per_copy`` of them, default all) in folders
+    copy_0000, copy_0001 …; returns the folders and the paragraphs one copy holds."""
     from pipeline.errors import InputError
     from pipeline.paths import CORPUS_DIR
     from pipeline.reading import iter_report_paths, read_report
@@ -64,7 +64,7 @@ def build_workload(folder: Path, paragraphs: int) -> tuple[list[Path], int]:
 
         build(CORPUS_DIR, labels_path=None)
     sources, per_copy = [], 0
-    for path in iter_report_paths([CORPUS_DIR]):
+    for path in list(iter_report_paths([CORPUS_DIR]))[:docs_per_copy]:
         try:
             per_copy += len(read_report(path).paragraphs)
             sources.append(path)
@@ -222,6 +222,9 @@ def main(argv=None) -> int:
                         help="comma-separated: local, dask, dask-cluster (default: all three)")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts (default: 1,2)")
     parser.add_argument("--memory-factor", type=int, default=10, help="large input ÷ base input (default: 10)")
+    parser.add_argument("--docs-per-copy", type=int, metavar="N",
+                        help="reports per copy of the corpus (default: all); a small workload needs small copies "
+                             "for the memory comparison to have several")
     parser.add_argument("--repeat", type=int, default=1, help="runs per setting; the fastest counts (default: 1)")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the generated workload folder")
@@ -236,7 +239,7 @@ def main(argv=None) -> int:
     try:
         model = work / "model"
         pipeline.train(LABELS_FILE).save(model)
-        folders, per_copy = build_workload(work / "in", args.paragraphs)
+        folders, per_copy = build_workload(work / "in", args.paragraphs, args.docs_per_copy)
         print(f"workload: {len(folders)} copies × {per_copy} paragraphs of the bundled reports "
               f"({sum(1 for _ in (work / 'in').rglob('*.txt'))} files); cpus: {os.cpu_count()}", flush=True)
 

@@ -10,7 +10,7 @@ from conftest import REPO
 def test_bench_batch_smoke(tmp_path):
     out = tmp_path / "bench.json"
     r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_batch.py"), "--paragraphs", "8000",
-                        "--engines", "local", "--workers", "1,2", "--memory-factor", "2", "--json", str(out)],
+                        "--docs-per-copy", "60", "--engines", "local", "--workers", "1,2", "--memory-factor", "2", "--json", str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     figures = json.loads(out.read_text(encoding="utf-8"))

@@ -50,7 +50,8 @@ def combine(base: pd.DataFrame | None, user: pd.DataFrame, calibration_by: str =
         frame = pd.concat([base[~overridden], user], ignore_index=True)
     if calibration_by != "doc_id":
         if calibration_by not in frame.columns:
-            frame[calibration_by] = np.nan
+            frame[calibration_by] = None  # object column: the group names below are text
+        frame[calibration_by] = frame[calibration_by].astype(object)
         missing = frame[calibration_by].isna()
         frame.loc[missing, calibration_by] = "labels:" + frame.loc[missing, "doc_id"].astype(str)
     return frame.reset_index(drop=True), replaced
