@@ -12,11 +12,21 @@ from pathlib import Path
 
 import pandas as pd
 
-# Three short reports the small test model never trained on (one of them a .docx): 67 paragraphs.
-LABEL_DOCS = ("a1_18_college_dean_2025", "a2_09_community_2021", "a4_10_power_member_orglife_2022")
+def pick_docs(corpus: pd.DataFrame, small_corpus: pd.DataFrame, txt: int = 2, docx: int = 1) -> tuple[str, ...]:
+    """Short reports the small test model never trained on: the shortest ``txt`` plain-text
+    reports and ``docx`` Word ones with at least 15 paragraphs (web or Word layouts, whose raw
+    files split back into exactly the corpus's paragraphs)."""
+    sizes = corpus.groupby("doc_id").size()
+    first = corpus.drop_duplicates("doc_id").set_index("doc_id")
+    layout = first["layout"] if "layout" in first.columns else pd.Series("web", index=first.index)
+    suffix = first["file"].str.rsplit(".", n=1).str[1]
+    unseen = sizes[~sizes.index.isin(small_corpus["doc_id"]) & (sizes >= 15)].sort_values(kind="stable")
+    plain = [d for d in unseen.index if suffix[d] == "txt" and layout[d] == "web"][:txt]
+    word = [d for d in unseen.index if suffix[d] == "docx" and layout[d] == "docx"][:docx]
+    return tuple(plain + word)
 
 
-def copy_reports(corpus: pd.DataFrame, raw_dir: Path, folder: Path, docs=LABEL_DOCS) -> Path:
+def copy_reports(corpus: pd.DataFrame, raw_dir: Path, folder: Path, docs) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     files = corpus.drop_duplicates("doc_id").set_index("doc_id")["file"]
     for doc in docs:
@@ -24,7 +34,7 @@ def copy_reports(corpus: pd.DataFrame, raw_dir: Path, folder: Path, docs=LABEL_D
     return folder
 
 
-def gold_labels(corpus: pd.DataFrame, docs=LABEL_DOCS) -> dict:
+def gold_labels(corpus: pd.DataFrame, docs) -> dict:
     """(doc_id, text without spaces) → gold label: what an analyst with the taxonomy would pick."""
     rows = corpus[corpus["doc_id"].isin(docs)]
     return {(d, "".join(str(t).split())): label for d, t, label in zip(rows["doc_id"], rows["text"], rows["label"])}

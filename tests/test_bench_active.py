@@ -16,13 +16,17 @@ def _bench():
     return module
 
 
-def test_active_learning_benchmark_smoke():
+def test_active_learning_benchmark_smoke(corpus):
     bench = _bench()
-    result = bench.run(writers=["a1", "a2"], splits=1, seeds=2, budgets=(10, 20), base_limit=400)
+    reports = bench.load_corpus(REPO / "data" / "labels.csv").groupby("writer")["doc_id"].nunique()
+    writers = reports.sort_values(ascending=False, kind="stable").index[:2].tolist()  # two with many reports
+    result = bench.run(writers=writers, splits=1, seeds=2, budgets=(10, 20), base_limit=400)
     summary = result["summary"]
     assert summary["budgets"] == [10, 20] and set(summary["gain_points"]) == {"uncertain", "random", "document"}
     for split in result["splits"]:
-        assert split["pool_documents"] == 9 and split["test_documents"] == 9 and split["base_rows"] == 400
+        n = reports[split["writer"]]
+        assert split["pool_documents"] == (n + 1) // 2 and split["test_documents"] == n // 2
+        assert split["base_rows"] == 400
         assert len(split["accuracy"]["random"]) == 2 and len(split["accuracy"]["uncertain"]) == 2
         assert all(0 <= a <= 1 for a in np.ravel(split["accuracy"]["random"]))
     diff = summary["uncertain_minus_random"]

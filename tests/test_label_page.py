@@ -15,7 +15,7 @@ import pytest
 
 import pipeline
 from conftest import REPO, run_cli
-from label_helpers import LabelServer, copy_reports, gold_for, gold_labels
+from label_helpers import LabelServer, copy_reports, gold_for, gold_labels, pick_docs
 from test_report import CHROME_FLAGS, CHROMIUM
 
 CHROMEDRIVER = shutil.which("chromedriver") or next(
@@ -144,8 +144,9 @@ def test_an_analyst_labels_with_the_keyboard_survives_a_kill_retrains_and_trains
         browser, corpus, raw_corpus_dir, small_csv, small_corpus, model_dir, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
-    reports = copy_reports(corpus, raw_corpus_dir, tmp_path / "reports")
-    gold = gold_labels(corpus)
+    docs = pick_docs(corpus, small_corpus)
+    reports = copy_reports(corpus, raw_corpus_dir, tmp_path / "reports", docs)
+    gold = gold_labels(corpus, docs)
     out = tmp_path / "my_labels.csv"
     args = [reports, "--out", out, "--model", model_dir, "--train-data", small_csv, "--port", "0", "--no-browser"]
     expected = {}  # (doc_id, text) -> label the analyst gave

@@ -401,8 +401,10 @@ class LabelSession:
             old_top = self.proba.argmax(axis=1) if self.proba is not None else None
             old_labels = self.model_labels
             trained_labels = set(result["labels"])
-            self._set_model(result["proba"], result["labels"],
-                            f"retrained {datetime.now().strftime('%H:%M:%S')} ({result['user_rows']} of your labels)")
+            when = datetime.now().strftime("%H:%M:%S")
+            name = (f"trained {when} on {result['user_rows']} of your labels" if self._retrain.get("base") is None
+                    else f"retrained {when} on the training data + {result['user_rows']} of your labels")
+            self._set_model(result["proba"], result["labels"], name)
             self.trained_labels = trained_labels
             self.trained_keys = {k for k, label in zip(snapshot["keys"], snapshot["labels"]) if label in trained_labels}
             open_rows = [i for i in range(len(self.paragraphs)) if i not in self.labelled]
@@ -419,7 +421,8 @@ class LabelSession:
             self.status = {"state": "measuring", "report": report,
                            "message": "new model in use; measuring it on your labels (cross-validation) …"}
             self.log(f"new model: {result['rows']} training rows in {result['seconds']:.1f}s; "
-                     f"suggestions changed for {changed if changed is not None else len(open_rows)} paragraph(s)")
+                     + (f"suggestions changed for {changed} of {len(open_rows)} open paragraph(s)" if changed is not None
+                        else f"suggestions on for {len(open_rows)} open paragraph(s)"))
             try:
                 cv = self._trainer.submit(cross_validate_user, self._retrain["config"], user, min_per)
             except Exception as exc:

@@ -134,6 +134,9 @@ def cross_validate_user(config: dict, user: pd.DataFrame, min_per_label: int | N
             continue
         for i, label in zip(test_idx, model.predict(user["text"].iloc[test_idx].tolist())):
             predicted[int(i)] = str(label)
+    if skipped == len(folds):
+        return {"predicted": predicted, "k": 0, "by": None,
+                "note": f"too few labels ({len(user)}) for any fold to train on"}
     note = f"{skipped} of {len(folds)} folds too small to train" if skipped else None
     return {"predicted": predicted, "k": len(folds), "by": by, "note": note}
 

@@ -127,7 +127,7 @@
     const r = m.report;
     if (r) {
       const add = (text) => report.append(el("li", null, text));
-      add(`Retrained at ${r.finished} in ${r.seconds}s on ${r.rows} paragraphs: ${r.user_rows} of yours` +
+      add(`Trained at ${r.finished} in ${r.seconds}s on ${r.rows} paragraphs: ${r.user_rows} of yours` +
           (r.base_rows ? ` + ${r.rows - r.user_rows} of the training data` : "") +
           (r.replaced ? ` (${r.replaced} of its rows replaced by your labels)` : "") +
           (r.saved ? `; saved to ${r.saved}` : "") + ".");
