@@ -19,7 +19,6 @@ format wrote it (``joblib.dump(pipeline, compress=3)`` plus a card). Measured in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import statistics
@@ -35,22 +34,10 @@ import pandas as pd
 
 import pipeline
 from pipeline.paths import DEFAULT_MODEL, DEFAULT_MODEL_CONFIG, LABELS_FILE, REPO_ROOT
+from pipeline.persistence import save_pickled_folder
 
 COLD = ("import sys, time, warnings; warnings.simplefilter('ignore'); import pipeline; "
         "t = time.perf_counter(); pipeline.load(sys.argv[1], allow_pickle=True); print(time.perf_counter() - t)")
-
-
-def save_joblib_folder(model, path: Path) -> Path:
-    """The old format, as ``save`` wrote it before: model.joblib (compress=3) and a card with its sha256."""
-    import joblib
-
-    path.mkdir(parents=True)
-    joblib.dump(model.pipeline, path / "model.joblib", compress=3)
-    card = {key: value for key, value in model.card.items() if key not in ("files", "model_format")}
-    card["format_version"] = 1
-    card["model_sha256"] = hashlib.sha256((path / "model.joblib").read_bytes()).hexdigest()
-    (path / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
 
 
 def _shown_path(path: Path) -> str:
@@ -73,7 +60,7 @@ def run(model_path: Path | None, repeat: int, cold: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folders = {"safe": Path(tmp) / "safe", "joblib": Path(tmp) / "joblib"}
         model.save(folders["safe"])
-        save_joblib_folder(model, folders["joblib"])
+        save_pickled_folder(model, folders["joblib"])
         sizes = {name: folder_bytes(path) for name, path in folders.items()}
         files = {name: {p.name: p.stat().st_size for p in sorted(path.iterdir())} for name, path in folders.items()}
 

@@ -8,7 +8,6 @@ Exit codes: 0 success, 2 bad usage or bad input (one line naming the file, row o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path

@@ -136,6 +136,22 @@ def save_model(model, path: str | os.PathLike) -> Path:
     return path
 
 
+def save_pickled_folder(model, path: str | os.PathLike) -> Path:
+    """A model folder in the old format, as ``save`` wrote it before the safe format: model.joblib
+    (a joblib pickle, compress=3) and a card (format_version 1) with its sha256. Kept only so the
+    tests and the format benchmark can make such folders; ``save`` never writes it."""
+    import joblib
+
+    path = Path(path)
+    path.mkdir(parents=True)
+    joblib.dump(model.pipeline, path / PICKLE_FILE, compress=3)
+    card = {k: v for k, v in model.card.items() if k not in ("files", "model_format")}
+    card["format_version"] = 1
+    card["model_sha256"] = file_sha256(path / PICKLE_FILE)
+    write_json(path / CARD_FILE, card)
+    return path
+
+
 def write_json(path: Path, data) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default) + "\n", encoding="utf-8")

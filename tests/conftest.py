@@ -58,23 +58,8 @@ def run_cli(*args, cwd=None, timeout=300) -> subprocess.CompletedProcess:
                           cwd=cwd, timeout=timeout)
 
 
-def save_pickled_folder(model, path: Path) -> Path:
-    """A model folder in the old format, as ``save`` wrote it before the safe format:
-    model.joblib (a joblib pickle, compress=3) and a card (format_version 1) with its sha256."""
-    import hashlib
-    import json
-
-    import joblib
-
-    path.mkdir(parents=True)
-    joblib.dump(model.pipeline, path / "model.joblib", compress=3)
-    card = {k: v for k, v in model.card.items() if k not in ("files", "model_format")}
-    card["format_version"] = 1
-    card["model_sha256"] = hashlib.sha256((path / "model.joblib").read_bytes()).hexdigest()
-    (path / "card.json").write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="session")
 def pickled_model_dir(trained_model, tmp_path_factory) -> Path:
+    from pipeline.persistence import save_pickled_folder
+
     return save_pickled_folder(trained_model, tmp_path_factory.mktemp("old") / "m")
